@@ -11,16 +11,30 @@ namespace blazen {
 namespace {
 
 constexpr std::array<std::string_view, 17> kCodeNames = {
-    "OK",        "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",  "DEADLINE_EXCEEDED",
-    "NOT_FOUND", "ALREADY_EXISTS",     "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-    "ABORTED",   "OUT_OF_RANGE",       "UNIMPLEMENTED",     "INTERNAL",          "UNAVAILABLE",
-    "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
 };
 
 constexpr std::array<std::string_view, 12> kKindNames = {
-    "unspecified",    "transport",    "encode",           "envelope_version",
-    "workflow",       "tls",          "unknown_step",     "unauthenticated",
-    "not_found",      "deadline_exceeded", "resource_exhausted", "invalid_argument",
+    "unspecified",       "transport",          "encode",
+    "envelope_version",  "workflow",           "tls",
+    "unknown_step",      "unauthenticated",    "not_found",
+    "deadline_exceeded", "resource_exhausted", "invalid_argument",
 };
 
 }  // namespace

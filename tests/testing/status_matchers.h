@@ -44,9 +44,10 @@ MATCHER(IsOk, "is OK") {
 #define BLAZEN_EXPECT_OK(expr) EXPECT_THAT((expr), ::blazen::testing::IsOk())
 
 /// Asserts `rexpr` (a Result) is OK and moves its value into `lhs`.
-#define BLAZEN_ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
-  BLAZEN_ASSERT_OK_AND_ASSIGN_IMPL_(BLAZEN_STATUS_CONCAT_(blazen_test_result_, __COUNTER__), lhs, rexpr)
+#define BLAZEN_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                                   \
+  BLAZEN_ASSERT_OK_AND_ASSIGN_IMPL_(BLAZEN_STATUS_CONCAT_(blazen_test_result_, __COUNTER__), lhs, \
+                                    rexpr)
 #define BLAZEN_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, rexpr) \
-  auto tmp = (rexpr);                                       \
-  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();         \
+  auto tmp = (rexpr);                                      \
+  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();        \
   lhs = std::move(tmp).value()
