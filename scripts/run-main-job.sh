@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs the main job from a fresh machine: installs the Debian packages, builds the project in
-# build/ and runs a peer plus a parent that offloads a sub-workflow to it over gRPC.
+# build/, starts a worker peer (`blazen-peer serve`) and runs a parent that offloads sub-workflows
+# to it over gRPC, dereferences the session ref the peer kept, verifies it and releases it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup.sh
 JOBS=${BLAZEN_JOBS:-$(nproc)}
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-cmake --build build -j "$JOBS" --target echo_round_trip
-./build/examples/echo_round_trip "$@"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$JOBS" --target blazen_peer_cli parent_offload
+
+out=$(mktemp)
+./build/tools/blazen-peer serve --node-id gpu-worker-1 --listen 127.0.0.1:0 >"$out" 2>&1 &
+peer=$!
+trap 'kill -TERM $peer 2>/dev/null || true; wait $peer 2>/dev/null || true; rm -f "$out"' EXIT
+for _ in $(seq 200); do
+  grep -q '^listening on ' "$out" && break
+  kill -0 $peer 2>/dev/null || { cat "$out"; echo "peer failed to start" >&2; exit 1; }
+  sleep 0.05
+done
+address=$(awk '/^listening on /{print $3; exit}' "$out")
+echo "peer:   gpu-worker-1 listening on $address"
+
+status=0
+./build/examples/parent_offload --peer "http://$address" "$@" || status=$?
+
+kill -TERM $peer
+wait $peer || status=$?
+echo "--- peer log ---"
+cat "$out"
+exit $status

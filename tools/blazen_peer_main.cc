@@ -1,0 +1,521 @@
+// SPDX-License-Identifier: Apache-2.0
+// blazen-peer: the command-line tool. `serve` starts a peer; `invoke`, `deref`, `release`,
+// `release-scope` and `describe` talk to one. Errors are one line on stderr and a non-zero exit:
+// 1 for a failed operation, 2 for bad usage.
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/deref_sink.h"
+#include "client/peer_client.h"
+#include "core/auth.h"
+#include "core/json.h"
+#include "core/json_codec.h"
+#include "core/peer_error.h"
+#include "core/tls.h"
+#include "server/peer_node.h"
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUsage = R"(usage: blazen-peer <command> [options]
+
+commands:
+  serve          run a peer (GPU worker node)
+  invoke         run a sub-workflow on a peer and print result, state and refs as JSON
+  deref          fetch a session ref's bytes (streamed, resumable)
+  release        drop a session ref
+  release-scope  drop every until_parent_finish ref of one parent run
+  describe       print a peer's steps, workflows, devices and live refs as JSON
+
+`blazen-peer <command> --help` describes a command's options.
+)";
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// --- A small option parser: --name value, --name=value, boolean --flag, positionals ------------
+
+class Args {
+ public:
+  Args(std::vector<std::string> args, std::set<std::string> value_options,
+       std::set<std::string> flags)
+      : value_options_(std::move(value_options)), flags_(std::move(flags)) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      std::string arg = args[i];
+      if (arg == "-h" || arg == "--help") {
+        help_ = true;
+        continue;
+      }
+      if (arg == "-o") arg = "--output";
+      if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+        positionals_.push_back(arg);
+        continue;
+      }
+      std::string name = arg.substr(2);
+      std::optional<std::string> value;
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      if (flags_.count(name) != 0) {
+        if (value) throw UsageError("--" + name + " takes no value");
+        values_[name] = "true";
+      } else if (value_options_.count(name) != 0) {
+        if (!value) {
+          if (i + 1 >= args.size()) throw UsageError("--" + name + " needs a value");
+          value = args[++i];
+        }
+        values_[name] = *value;
+      } else {
+        throw UsageError("unknown option --" + name);
+      }
+    }
+  }
+
+  [[nodiscard]] bool help() const { return help_; }
+  [[nodiscard]] bool has(const std::string& name) const { return values_.count(name) != 0; }
+  [[nodiscard]] std::optional<std::string> get(const std::string& name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
+  [[nodiscard]] std::string required(const std::string& name) const {
+    auto v = get(name);
+    if (!v || v->empty()) throw UsageError("--" + name + " is required");
+    return *v;
+  }
+  [[nodiscard]] std::uint64_t number(const std::string& name, std::uint64_t fallback) const {
+    auto v = get(name);
+    if (!v) return fallback;
+    std::size_t used = 0;
+    unsigned long long n = 0;
+    try {
+      n = std::stoull(*v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v->size() || v->empty() || (*v)[0] == '-') {
+      throw UsageError("--" + name + " needs a non-negative integer, got '" + *v + "'");
+    }
+    return n;
+  }
+  [[nodiscard]] const std::vector<std::string>& positionals() const { return positionals_; }
+
+ private:
+  std::set<std::string> value_options_;
+  std::set<std::string> flags_;
+  std::map<std::string, std::string> values_;
+  std::vector<std::string> positionals_;
+  bool help_ = false;
+};
+
+const std::set<std::string> kClientOptions = {"peer",    "node-id", "token-file",    "tls-cert",
+                                              "tls-key", "tls-ca",  "parent-run-id", "deadline"};
+
+std::set<std::string> With(std::set<std::string> base, std::initializer_list<const char*> more) {
+  for (const char* m : more) base.insert(m);
+  return base;
+}
+
+constexpr const char* kClientHelp = R"(
+connection options:
+  --peer URL             http://host:port (h2c), https://host:port (mTLS) or host:port
+  --node-id ID           this caller's node id, sent as x-blazen-peer-node-id (default: cli)
+  --token-file FILE      bearer token file (default: $BLAZEN_PEER_TOKEN)
+  --tls-cert/--tls-key/--tls-ca FILE   client certificate, key and CA for https://
+  --parent-run-id ID     parent run id (scopes until_parent_finish refs)
+  --deadline SECONDS     deadline of the call
+)";
+
+std::unique_ptr<blazen::client::BlazenPeerClient> ConnectFrom(
+    const Args& args, const std::function<void(blazen::client::ClientOptions&)>& customize = {}) {
+  blazen::client::ClientOptions options;
+  if (auto file = args.get("token-file")) {
+    options.token = blazen::ValueOrThrow(blazen::ReadTokenFile(*file));
+  }
+  const bool any_tls = args.has("tls-cert") || args.has("tls-key") || args.has("tls-ca");
+  if (any_tls) {
+    options.tls = blazen::ValueOrThrow(blazen::LoadClientTls(
+        args.required("tls-cert"), args.required("tls-key"), args.required("tls-ca")));
+  }
+  options.parent_run_id = args.get("parent-run-id");
+  if (args.has("deadline")) {
+    options.default_deadline = std::chrono::seconds(args.number("deadline", 0));
+  }
+  if (customize) customize(options);
+  return blazen::client::BlazenPeerClient::Connect(args.required("peer"),
+                                                   args.get("node-id").value_or("cli"), options);
+}
+
+blazen::Uuid RefArg(const Args& args, const char* command) {
+  if (args.positionals().size() != 1) {
+    throw UsageError(std::string(command) + " needs exactly one REF (a session ref UUID)");
+  }
+  return blazen::ValueOrThrow(blazen::Uuid::Parse(args.positionals()[0]));
+}
+
+// --- serve ---------------------------------------------------------------------------------------
+
+constexpr const char* kServeHelp = R"(usage: blazen-peer serve [options]
+
+Runs a peer until SIGINT/SIGTERM, then drains in-flight runs (up to --grace seconds).
+Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
+
+  --node-id ID            this peer's node id (default: blazen-peer)
+  --listen ADDR           host:port to listen on (default: 127.0.0.1:50051; port 0 = any free)
+  --tls-cert FILE --tls-key FILE --tls-ca FILE
+                          serve TLS and require client certificates signed by the CA
+  --token-file FILE       require `authorization: Bearer <token>` (default: $BLAZEN_PEER_TOKEN)
+  --max-concurrency N     runs executing at once (default: 8)
+  --max-queue N           runs waiting for a worker before RESOURCE_EXHAUSTED (default: 256)
+  --default-timeout S     deadline of runs whose request has none (default: 300)
+  --ref-ttl S             idle TTL of until_parent_finish refs (default: 3600)
+  --max-refs N            most live session refs (default: 10000)
+  --host-ref-bytes N      most bytes of host-resident refs (default: 17179869184)
+  --max-request-bytes N   largest request message (default: 67108864)
+  --grace S               shutdown grace period (default: 30)
+)";
+
+int Serve(const std::vector<std::string>& raw) {
+  Args args(raw,
+            {"node-id", "listen", "tls-cert", "tls-key", "tls-ca", "token-file", "max-concurrency",
+             "max-queue", "default-timeout", "ref-ttl", "max-refs", "host-ref-bytes",
+             "max-request-bytes", "grace"},
+            {});
+  if (args.help()) {
+    std::fputs(kServeHelp, stdout);
+    return 0;
+  }
+  if (!args.positionals().empty()) throw UsageError("serve takes no positional arguments");
+  blazen::server::PeerNodeOptions options;
+  options.node_id = args.get("node-id").value_or("blazen-peer");
+  options.listen_address = args.get("listen").value_or("127.0.0.1:50051");
+  if (args.has("tls-cert") || args.has("tls-key") || args.has("tls-ca")) {
+    options.tls = blazen::ValueOrThrow(blazen::LoadServerTls(
+        args.required("tls-cert"), args.required("tls-key"), args.required("tls-ca")));
+  }
+  if (auto file = args.get("token-file")) {
+    options.token = blazen::ValueOrThrow(blazen::ReadTokenFile(*file));
+  } else {
+    options.token = blazen::ResolvePeerToken();
+  }
+  options.engine.worker_threads = args.number("max-concurrency", 8);
+  if (options.engine.worker_threads == 0) throw UsageError("--max-concurrency must be at least 1");
+  options.engine.max_queued_runs = args.number("max-queue", 256);
+  options.engine.default_timeout = std::chrono::seconds(args.number("default-timeout", 300));
+  options.registry.parent_finish_idle_ttl = std::chrono::seconds(args.number("ref-ttl", 3600));
+  options.registry.max_entries = args.number("max-refs", 10'000);
+  options.registry.max_bytes_per_location["host"] =
+      args.number("host-ref-bytes", std::uint64_t{16} << 30);
+  options.max_request_bytes = args.number("max-request-bytes", std::uint64_t{64} << 20);
+  options.shutdown_grace = std::chrono::seconds(args.number("grace", 30));
+
+  // Signals go to a dedicated thread (blocked everywhere else, inherited by gRPC's threads).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<blazen::server::PeerNode> node =
+      blazen::ValueOrThrow(blazen::server::PeerNode::Start(options));
+  std::string host = options.listen_address.substr(0, options.listen_address.rfind(':'));
+  std::printf("listening on %s:%d\n", host.c_str(), node->port());
+  std::fflush(stdout);
+
+  std::thread watcher([&node, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::fprintf(stderr, "blazen-peer: %s received, shutting down\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    node->Shutdown();
+  });
+  node->Wait();
+  // If the node stopped on its own, release the watcher.
+  pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  return 0;
+}
+
+// --- client commands -----------------------------------------------------------------------------
+
+json RefsJson(const blazen::SubWorkflowResponse& response) {
+  json refs = json::object();
+  for (const auto& [key, d] : response.remote_refs) {
+    refs[key.ToString()] = {{"origin_node_id", d.origin_node_id},
+                            {"type_tag", d.type_tag},
+                            {"created_at_epoch_ms", d.created_at_epoch_ms}};
+  }
+  return refs;
+}
+
+int Invoke(const std::vector<std::string>& raw) {
+  Args args(raw, With(kClientOptions, {"workflow", "steps", "input", "timeout"}), {"events"});
+  if (args.help()) {
+    std::printf(
+        "usage: blazen-peer invoke --peer URL --workflow NAME [--steps a,b] --input JSON "
+        "[--timeout S] [--events]\n\nRuns a sub-workflow and prints {result, state, refs, error} "
+        "as JSON.\n--events streams each event as one JSON line first.\n%s",
+        kClientHelp);
+    return 0;
+  }
+  std::vector<std::string> steps;
+  if (auto list = args.get("steps")) {
+    std::size_t start = 0;
+    while (start <= list->size()) {
+      const std::size_t comma = list->find(',', start);
+      std::string id = list->substr(start, comma - start);
+      if (!id.empty()) steps.push_back(id);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  json input = blazen::ValueOrThrow(blazen::ParseJson(args.get("input").value_or("null")));
+  std::optional<std::uint64_t> timeout;
+  if (args.has("timeout")) timeout = args.number("timeout", 0);
+  blazen::SubWorkflowRequest request = blazen::ValueOrThrow(
+      blazen::MakeSubWorkflowRequest(args.required("workflow"), steps, input, timeout));
+
+  auto client = ConnectFrom(args);
+  blazen::SubWorkflowResponse response;
+  if (args.has("events")) {
+    response = client->StreamSubWorkflowEvents(request, [](const blazen::SubWorkflowEvent& e) {
+      json line = {{"event_type", e.event_type},
+                   {"step_id", e.step_id},
+                   {"timestamp_ms", e.timestamp_ms},
+                   {"data", blazen::ParseJson(e.data_json).value_or(json(e.data_json))}};
+      std::printf("%s\n", blazen::DumpJson(line).c_str());
+      std::fflush(stdout);
+    });
+  } else {
+    response = client->InvokeSubWorkflow(request);
+  }
+  json out;
+  auto result = blazen::ResultValue(response);
+  out["result"] = result.ok() && result->has_value() ? **result : json();
+  json state = json::object();
+  if (auto values = blazen::StateValues(response); values.ok()) {
+    for (const auto& [k, v] : *values) state[k] = v;
+  }
+  out["state"] = state;
+  out["refs"] = RefsJson(response);
+  out["error"] = response.error ? json(*response.error) : json();
+  std::printf("%s\n", out.dump(2).c_str());
+  return response.error ? 1 : 0;
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+// Writes a payload in order to a stream that cannot seek (standard output, a pipe). Used with a
+// single deref stream, whose chunks arrive in order.
+class SequentialSink final : public blazen::client::DerefSink {
+ public:
+  explicit SequentialSink(std::FILE* out) : out_(out) {}
+  blazen::Status Begin(std::uint64_t, std::string_view) override { return blazen::Status::Ok(); }
+  blazen::Status Write(std::uint64_t offset, std::span<const std::uint8_t> bytes) override {
+    if (offset != written_) {
+      return blazen::Status::Internal("out-of-order chunk at " + std::to_string(offset));
+    }
+    if (std::fwrite(bytes.data(), 1, bytes.size(), out_) != bytes.size()) {
+      return blazen::Status::Unavailable("cannot write to standard output");
+    }
+    written_ += bytes.size();
+    return blazen::Status::Ok();
+  }
+  blazen::Status Finish() override {
+    return std::fflush(out_) == 0 ? blazen::Status::Ok()
+                                  : blazen::Status::Unavailable("cannot flush standard output");
+  }
+
+ private:
+  std::FILE* out_;
+  std::uint64_t written_ = 0;
+};
+
+int Deref(const std::vector<std::string>& raw) {
+  Args args(raw, With(kClientOptions, {"output", "parallel", "chunk-bytes"}), {"no-progress"});
+  if (args.help()) {
+    std::printf(
+        "usage: blazen-peer deref --peer URL REF [-o FILE] [--parallel K] [--chunk-bytes N]\n\n"
+        "Streams a session ref's bytes to FILE (default: standard output), resuming after a\n"
+        "broken stream; large refs are fetched as K ranges over K connections (default: half\n"
+        "the cores, 1 to 8).\n"
+        "A progress bar is shown on a terminal unless --no-progress.\n%s",
+        kClientHelp);
+    return 0;
+  }
+  const blazen::Uuid key = RefArg(args, "deref");
+  const std::optional<std::string> path = args.get("output");
+  auto client = ConnectFrom(args, [&](blazen::client::ClientOptions& options) {
+    if (args.has("parallel")) options.parallel_streams = args.number("parallel", 4);
+    if (!path) options.parallel_streams = 1;  // standard output is written in order
+    if (args.has("chunk-bytes")) {
+      options.chunk_bytes = static_cast<std::uint32_t>(args.number("chunk-bytes", 1u << 20));
+    }
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const bool show_progress = !args.has("no-progress") && isatty(STDERR_FILENO) == 1;
+  auto progress = [&](const blazen::client::DerefProgress& p) {
+    if (!show_progress || p.total == 0) return;
+    const double fraction = static_cast<double>(p.received) / static_cast<double>(p.total);
+    const std::size_t width = 30;
+    const auto filled = static_cast<std::size_t>(fraction * static_cast<double>(width));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::fprintf(stderr, "\r[%s%s] %5.1f%% %s / %s  %s/s", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), 100 * fraction,
+                 HumanBytes(static_cast<double>(p.received)).c_str(),
+                 HumanBytes(static_cast<double>(p.total)).c_str(),
+                 HumanBytes(secs > 0 ? static_cast<double>(p.received) / secs : 0).c_str());
+  };
+  blazen::client::DerefResult result;
+  if (path) {
+    blazen::client::FileSink sink(*path);
+    result = client->DerefTo(key, sink, progress);
+  } else {
+    SequentialSink sink(stdout);
+    result = client->DerefTo(key, sink, progress);
+  }
+  if (show_progress) std::fputc('\n', stderr);
+  std::fprintf(stderr, "%s: %llu bytes, type %s, %d stream(s), %d resume(s)\n",
+               key.ToString().c_str(), static_cast<unsigned long long>(result.total_size),
+               result.type_tag.c_str(), result.streams, result.resumes);
+  return 0;
+}
+
+int Release(const std::vector<std::string>& raw) {
+  Args args(raw, kClientOptions, {});
+  if (args.help()) {
+    std::printf(
+        "usage: blazen-peer release --peer URL REF\n\nDrops a session ref; prints "
+        "`released` or `not found`.\n%s",
+        kClientHelp);
+    return 0;
+  }
+  const blazen::Uuid key = RefArg(args, "release");
+  const bool released = ConnectFrom(args)->ReleaseSessionRef(key);
+  std::printf("%s\n", released ? "released" : "not found");
+  return released ? 0 : 1;
+}
+
+int ReleaseScope(const std::vector<std::string>& raw) {
+  Args args(raw, kClientOptions, {});
+  if (args.help()) {
+    std::printf("usage: blazen-peer release-scope --peer URL PARENT_RUN_ID\n%s", kClientHelp);
+    return 0;
+  }
+  if (args.positionals().size() != 1) throw UsageError("release-scope needs one PARENT_RUN_ID");
+  std::printf("%llu\n", static_cast<unsigned long long>(
+                            ConnectFrom(args)->ReleaseScope(args.positionals()[0])));
+  return 0;
+}
+
+int Describe(const std::vector<std::string>& raw) {
+  Args args(raw, kClientOptions, {});
+  if (args.help()) {
+    std::printf("usage: blazen-peer describe --peer URL\n%s", kClientHelp);
+    return 0;
+  }
+  const blazen::client::PeerDescription d = ConnectFrom(args)->DescribePeer();
+  json out;
+  out["node_id"] = d.node_id;
+  out["version"] = d.version;
+  out["envelope_version"] = d.envelope_version;
+  out["step_ids"] = d.step_ids;
+  json workflows = json::object();
+  for (const auto& w : d.default_workflows) workflows[w.workflow_name] = w.step_ids;
+  out["default_workflows"] = workflows;
+  json devices = json::array();
+  for (const auto& dev : d.devices) {
+    devices.push_back({{"location", dev.location},
+                       {"name", dev.name},
+                       {"total_memory_bytes", dev.total_memory_bytes},
+                       {"pool_budget_bytes", dev.pool_budget_bytes},
+                       {"pool_in_use_bytes", dev.pool_in_use_bytes}});
+  }
+  out["devices"] = devices;
+  json refs = json::array();
+  for (const auto& r : d.live_refs) {
+    refs.push_back({{"lifetime", r.lifetime},
+                    {"location", r.location},
+                    {"count", r.count},
+                    {"bytes", r.bytes}});
+  }
+  out["live_refs"] = refs;
+  std::printf("%s\n", out.dump(2).c_str());
+  return 0;
+}
+
+int Run(int argc, char** argv) {
+  // Logs go to standard error; standard output carries only machine-readable results.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("blazen-peer"));
+  if (const char* level = std::getenv("BLAZEN_LOG_LEVEL")) {
+    spdlog::set_level(spdlog::level::from_str(level));
+  }
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> rest(argv + 2, argv + argc);
+  const std::map<std::string, std::function<int(const std::vector<std::string>&)>> commands = {
+      {"serve", Serve},
+      {"invoke", Invoke},
+      {"deref", Deref},
+      {"release", Release},
+      {"release-scope", ReleaseScope},
+      {"describe", Describe}};
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  auto it = commands.find(command);
+  if (it == commands.end()) {
+    std::fprintf(stderr, "blazen-peer: unknown command '%s'\n%s", command.c_str(), kUsage);
+    return 2;
+  }
+  try {
+    return it->second(rest);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "blazen-peer %s: %s (see blazen-peer %s --help)\n", command.c_str(),
+                 e.what(), command.c_str());
+    return 2;
+  } catch (const blazen::PeerError& e) {
+    std::fprintf(stderr, "blazen-peer %s: %s [%s]\n", command.c_str(), e.what(),
+                 std::string(blazen::StatusCodeName(e.code())).c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "blazen-peer %s: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return Run(argc, argv); }
