@@ -36,6 +36,9 @@ struct RunInfo {
   std::optional<std::string> parent_run_id;
   std::string caller_node_id;
   std::chrono::steady_clock::time_point deadline;
+  /// Node services steps may use (e.g. the GPU runtime), set by the composition root through
+  /// EngineOptions::services; core never looks inside.
+  std::any services;
 };
 
 /// What a step sees of its run. Thread-safe: state and the cancellation state may be used from
@@ -81,6 +84,9 @@ class Context {
   [[nodiscard]] std::chrono::steady_clock::time_point deadline() const { return info_.deadline; }
   /// The earliest of the run's and the current step's deadlines.
   [[nodiscard]] std::chrono::steady_clock::time_point effective_deadline() const;
+
+  /// Node services (see RunInfo::services); empty when the node provides none.
+  [[nodiscard]] const std::any& services() const { return info_.services; }
 
   // --- device stream slot (set by the GPU layer; core never looks inside) ---
   [[nodiscard]] std::any& device_slot() { return device_slot_; }

@@ -401,8 +401,12 @@ Status Engine::InvokeAsync(const SubWorkflowRequest& request, InvocationOptions 
   run->started = Clock::now();
   run->on_event = std::move(options.on_event);
   run->done = std::move(done);
-  RunInfo info{run->run_id, request.workflow_name, std::move(options.parent_run_id),
-               std::move(options.caller_node_id), run->started + timeout};
+  RunInfo info{run->run_id,
+               request.workflow_name,
+               std::move(options.parent_run_id),
+               std::move(options.caller_node_id),
+               run->started + timeout,
+               options_.services};
   run->ctx = std::make_unique<Context>(std::move(info), refs_, std::move(options.cancel));
 
   {

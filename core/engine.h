@@ -5,6 +5,7 @@
 // and answers with a SubWorkflowResponse holding the result, the exported state and exactly the
 // refs this run created that outlive it. gRPC and HTTP handlers differ only in codecs.
 
+#include <any>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -37,6 +38,8 @@ struct EngineOptions {
   std::chrono::milliseconds ref_sweep_interval{1000};
   /// Default step ids per workflow name, used when a request's step_ids is empty.
   std::map<std::string, std::vector<std::string>> default_workflows;
+  /// Node services handed to every run's Context (Context::services()), e.g. the GPU runtime.
+  std::any services;
 };
 
 /// Per-call inputs that do not travel in the SubWorkflowRequest (transport metadata).

@@ -18,6 +18,7 @@ namespace blazen::server {
 
 struct PeerNode::Impl {
   PeerNodeOptions options;
+  std::shared_ptr<gpu::GpuRuntime> runtime;
   std::shared_ptr<SessionRefRegistry> refs;
   std::shared_ptr<Engine> engine;
   std::unique_ptr<detail::BlazenPeerService> service;
@@ -53,9 +54,18 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
   if (options.node_id.empty()) return Status::InvalidArgument("node id must not be empty");
   if (options.token && options.token->empty()) options.token.reset();
   auto impl = std::make_unique<Impl>();
-  impl->refs = std::make_shared<SessionRefRegistry>(options.registry);
+  BLAZEN_ASSIGN_OR_RETURN(impl->runtime, gpu::GpuRuntime::Create(options.gpu));
+  BLAZEN_LOG_INFO("[{}] {}", options.node_id, impl->runtime->Describe());
+  RegistryOptions registry = options.registry;
+  if (impl->runtime->is_cuda()) {
+    // Device refs are bounded by the pool's budget (which the pool enforces as well).
+    registry.max_bytes_per_location.try_emplace(impl->runtime->location(),
+                                                impl->runtime->budget_bytes());
+  }
+  impl->refs = std::make_shared<SessionRefRegistry>(std::move(registry));
   EngineOptions engine_options = options.engine;
   engine_options.node_id = options.node_id;
+  engine_options.services = impl->runtime;
   impl->engine = std::make_shared<Engine>(std::move(engine_options), impl->refs);
   AddBuiltinWorkflows(*impl->engine);
 
@@ -65,6 +75,7 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
   service_options.default_chunk_bytes = options.default_chunk_bytes;
   service_options.max_chunk_bytes = std::max(options.max_chunk_bytes, options.default_chunk_bytes);
   service_options.stream_buffers = options.stream_buffers;
+  service_options.runtime = impl->runtime;
   impl->service = std::make_unique<detail::BlazenPeerService>(service_options, impl->engine);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -133,5 +144,6 @@ void PeerNode::Wait() {
 
 Engine& PeerNode::engine() { return *impl_->engine; }
 SessionRefRegistry& PeerNode::session_refs() { return *impl_->refs; }
+gpu::GpuRuntime& PeerNode::gpu_runtime() { return *impl_->runtime; }
 
 }  // namespace blazen::server

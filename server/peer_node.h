@@ -16,6 +16,7 @@
 #include "core/session_ref.h"
 #include "core/status.h"
 #include "core/tls.h"
+#include "gpu/runtime.h"
 
 namespace blazen::server {
 
@@ -37,7 +38,10 @@ struct PeerNodeOptions {
   std::uint32_t max_chunk_bytes = 4u << 20;
   /// Staging buffers per deref stream (chunks in flight on the wire at once).
   std::size_t stream_buffers = 4;
-  /// Engine settings (its node_id is overwritten with `node_id`).
+  /// GPU runtime: device choice and pool budget. Without a usable CUDA device the peer runs on the
+  /// host fallback and says so in its log and in DescribePeer.
+  gpu::GpuRuntimeOptions gpu;
+  /// Engine settings (its node_id and services are set by the node).
   EngineOptions engine;
   RegistryOptions registry;
 };
@@ -71,6 +75,8 @@ class PeerNode {
 
   [[nodiscard]] Engine& engine();
   [[nodiscard]] SessionRefRegistry& session_refs();
+  /// The node's GPU runtime (CUDA device or host fallback); steps reach it via Context::services().
+  [[nodiscard]] gpu::GpuRuntime& gpu_runtime();
 
  private:
   struct Impl;

@@ -5,7 +5,6 @@
 #include "server/detail/grpc_service.h"
 
 #include <grpcpp/grpcpp.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -644,22 +643,32 @@ grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerCo
   }
   SessionRefRegistry& refs = *engine_->session_refs();
   const RegistryStats stats = refs.Stats();
+  const auto in_use_at = [&stats](const std::string& location) -> std::uint64_t {
+    auto it = stats.resident_bytes_by_location.find(location);
+    return it == stats.resident_bytes_by_location.end() ? 0 : it->second;
+  };
+  const RegistryOptions& limits = refs.options();
+  const auto limit_at = [&limits](const std::string& location) -> std::uint64_t {
+    auto it = limits.max_bytes_per_location.find(location);
+    return it == limits.max_bytes_per_location.end() ? limits.default_max_bytes_per_location
+                                                     : it->second;
+  };
   pb::DeviceInfo* host = response->add_devices();
   host->set_location("host");
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGE_SIZE);
-  if (pages > 0 && page_size > 0) {
-    host->set_total_memory_bytes(static_cast<std::uint64_t>(pages) *
-                                 static_cast<std::uint64_t>(page_size));
+  host->set_total_memory_bytes(gpu::PhysicalMemoryBytes());
+  host->set_pool_budget_bytes(limit_at("host"));
+  host->set_pool_in_use_bytes(in_use_at("host"));
+  if (options_.runtime && options_.runtime->is_cuda()) {
+    const gpu::GpuRuntime& rt = *options_.runtime;
+    pb::DeviceInfo* device = response->add_devices();
+    device->set_location(rt.location());
+    device->set_name(rt.device_name());
+    device->set_total_memory_bytes(rt.total_memory_bytes());
+    device->set_pool_budget_bytes(rt.budget_bytes());
+    device->set_pool_in_use_bytes(rt.pool().in_use_bytes());
+  } else if (options_.runtime) {
+    host->set_name("host fallback: " + options_.runtime->fallback_reason());
   }
-  const RegistryOptions& limits = refs.options();
-  auto limit = limits.max_bytes_per_location.find("host");
-  host->set_pool_budget_bytes(limit == limits.max_bytes_per_location.end()
-                                  ? limits.default_max_bytes_per_location
-                                  : limit->second);
-  auto in_use = stats.resident_bytes_by_location.find("host");
-  host->set_pool_in_use_bytes(in_use == stats.resident_bytes_by_location.end() ? 0
-                                                                               : in_use->second);
   for (const auto& [key, bucket] : stats.live) {
     pb::RefCount* count = response->add_live_refs();
     count->set_lifetime(std::string(RefLifetimeName(key.first)));

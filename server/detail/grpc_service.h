@@ -14,6 +14,7 @@
 #include "blazen/peer/v1/blazen_peer.grpc.pb.h"
 #include "core/engine.h"
 #include "core/session_ref.h"
+#include "gpu/runtime.h"
 
 namespace blazen::server::detail {
 
@@ -23,6 +24,8 @@ struct ServiceOptions {
   std::uint32_t default_chunk_bytes = 1u << 20;
   std::uint32_t max_chunk_bytes = 4u << 20;
   std::size_t stream_buffers = 4;
+  /// The node's GPU runtime (reported by DescribePeer); may be null.
+  std::shared_ptr<gpu::GpuRuntime> runtime;
 };
 
 using ServiceBase = peer::v1::BlazenPeer::WithRawCallbackMethod_DerefSessionRef<

@@ -514,6 +514,27 @@ TEST_F(EngineTest, HostBlobOverTheByteLimitFailsCleanly) {
   EXPECT_THAT(bad_lifetime.error.value_or(""), HasSubstr("until_parent_finish"));
 }
 
+TEST_F(EngineTest, StepsSeeTheNodeServices) {
+  RegisterStepBuilder("test::read_services", [] {
+    return SimpleStep("read_services", kStart,
+                      [](const Event&, Context& ctx) -> Result<StepOutput> {
+                        const auto* name = std::any_cast<std::string>(&ctx.services());
+                        if (name == nullptr) return Status::FailedPrecondition("no services");
+                        return StepOutput{Event::Stop(*name)};
+                      });
+  });
+  EngineOptions options = Options();
+  options.services = std::string("gpu-runtime-stand-in");
+  Engine engine(options, nullptr);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(SubWorkflowResponse r,
+                              engine.Invoke(Request({"test::read_services"}, json(0))));
+  EXPECT_EQ(ResultOf(r), json("gpu-runtime-stand-in"));
+  Engine bare(Options(), nullptr);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(SubWorkflowResponse none,
+                              bare.Invoke(Request({"test::read_services"}, json(0))));
+  EXPECT_THAT(none.error.value_or(""), HasSubstr("no services"));
+}
+
 // --- Event streaming ---------------------------------------------------------------------------
 
 TEST_F(EngineTest, EventSinkSeesEveryEventThenTheResponse) {

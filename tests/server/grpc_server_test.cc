@@ -380,6 +380,13 @@ TEST(GrpcServerTest, DescribePeerAndReleaseScope) {
             d.step_ids().end());
   ASSERT_GE(d.devices_size(), 1);
   EXPECT_EQ(d.devices(0).location(), "host");
+  if (node->gpu_runtime().is_cuda()) {
+    ASSERT_EQ(d.devices_size(), 2);
+    EXPECT_EQ(d.devices(1).location(), node->gpu_runtime().location());
+    EXPECT_FALSE(d.devices(1).name().empty());
+  } else {
+    EXPECT_EQ(d.devices(0).name().rfind("host fallback: ", 0), 0u) << d.devices(0).name();
+  }
   EXPECT_EQ(d.devices(0).pool_in_use_bytes(), 7000u);
   ASSERT_EQ(d.live_refs_size(), 1);
   EXPECT_EQ(d.live_refs(0).lifetime(), "until_parent_finish");
