@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs the main job from a fresh machine: installs the Debian packages, builds the project in
-# build/, starts a worker peer (`blazen-peer serve`) and runs a parent that offloads sub-workflows
-# to it over gRPC, dereferences the session ref the peer kept, verifies it and releases it.
+# build/, starts a GPU-worker peer (`blazen-peer serve`; on the GPU when one is usable, else on the
+# host fallback, which it says) and runs a parent that offloads an embedding sub-workflow to it over
+# gRPC, dereferences the resident tensor (NPY), searches against it on the peer and releases it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -13,12 +13,14 @@
 #include "core/builtin_steps.h"
 #include "core/logging.h"
 #include "server/detail/grpc_service.h"
+#include "server/gpu_steps.h"
 
 namespace blazen::server {
 
 struct PeerNode::Impl {
   PeerNodeOptions options;
   std::shared_ptr<gpu::GpuRuntime> runtime;
+  std::shared_ptr<NodeServices> services;
   std::shared_ptr<SessionRefRegistry> refs;
   std::shared_ptr<Engine> engine;
   std::unique_ptr<detail::BlazenPeerService> service;
@@ -55,7 +57,9 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
   if (options.token && options.token->empty()) options.token.reset();
   auto impl = std::make_unique<Impl>();
   BLAZEN_ASSIGN_OR_RETURN(impl->runtime, gpu::GpuRuntime::Create(options.gpu));
-  BLAZEN_LOG_INFO("[{}] {}", options.node_id, impl->runtime->Describe());
+  impl->services = std::make_shared<NodeServices>();
+  impl->services->runtime = impl->runtime;
+  BLAZEN_ASSIGN_OR_RETURN(impl->services->embedding, EmbeddingModel::Create(options.embedding));
   RegistryOptions registry = options.registry;
   if (impl->runtime->is_cuda()) {
     // Device refs are bounded by the pool's budget (which the pool enforces as well).
@@ -65,9 +69,10 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
   impl->refs = std::make_shared<SessionRefRegistry>(std::move(registry));
   EngineOptions engine_options = options.engine;
   engine_options.node_id = options.node_id;
-  engine_options.services = impl->runtime;
+  engine_options.services = impl->services;
   impl->engine = std::make_shared<Engine>(std::move(engine_options), impl->refs);
   AddBuiltinWorkflows(*impl->engine);
+  AddGpuWorkflows(*impl->engine);
 
   detail::ServiceOptions service_options;
   service_options.node_id = options.node_id;

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "core/tls.h"
 #include "gpu/runtime.h"
+#include "server/gpu_steps.h"
 
 namespace blazen::server {
 
@@ -41,6 +42,8 @@ struct PeerNodeOptions {
   /// GPU runtime: device choice and pool budget. Without a usable CUDA device the peer runs on the
   /// host fallback and says so in its log and in DescribePeer.
   gpu::GpuRuntimeOptions gpu;
+  /// The embedding table of blazen::embed (created on first use).
+  EmbeddingModelOptions embedding;
   /// Engine settings (its node_id and services are set by the node).
   EngineOptions engine;
   RegistryOptions registry;

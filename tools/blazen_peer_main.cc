@@ -190,14 +190,21 @@ Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
   --host-ref-bytes N      most bytes of host-resident refs (default: 17179869184)
   --max-request-bytes N   largest request message (default: 67108864)
   --grace S               shutdown grace period (default: 30)
+  --gpu-device N          CUDA device to use (default: 0 when one is usable)
+  --gpu-budget BYTES      byte budget of the device pool (default: 90% of free device memory)
+  --host-only             run on the host fallback even when a GPU is visible
+  --embed-table FILE      blazen::embed table as a 2-D float32 .npy (default: seeded random)
+  --embed-vocab N         rows of the seeded table (default: 262144)
+  --embed-dim N           width of the seeded table (default: 384)
 )";
 
 int Serve(const std::vector<std::string>& raw) {
-  Args args(raw,
-            {"node-id", "listen", "tls-cert", "tls-key", "tls-ca", "token-file", "max-concurrency",
-             "max-queue", "default-timeout", "ref-ttl", "max-refs", "host-ref-bytes",
-             "max-request-bytes", "grace"},
-            {});
+  Args args(
+      raw,
+      {"node-id", "listen", "tls-cert", "tls-key", "tls-ca", "token-file", "max-concurrency",
+       "max-queue", "default-timeout", "ref-ttl", "max-refs", "host-ref-bytes", "max-request-bytes",
+       "grace", "gpu-device", "gpu-budget", "embed-table", "embed-vocab", "embed-dim"},
+      {"host-only"});
   if (args.help()) {
     std::fputs(kServeHelp, stdout);
     return 0;
@@ -225,6 +232,15 @@ int Serve(const std::vector<std::string>& raw) {
       args.number("host-ref-bytes", std::uint64_t{16} << 30);
   options.max_request_bytes = args.number("max-request-bytes", std::uint64_t{64} << 20);
   options.shutdown_grace = std::chrono::seconds(args.number("grace", 30));
+  if (args.has("gpu-device")) options.gpu.device = static_cast<int>(args.number("gpu-device", 0));
+  options.gpu.budget_bytes = args.number("gpu-budget", 0);
+  options.gpu.force_host = args.has("host-only");
+  if (auto table = args.get("embed-table")) options.embedding.table_path = *table;
+  options.embedding.vocab = static_cast<std::int64_t>(args.number("embed-vocab", 1u << 18));
+  options.embedding.dim = static_cast<std::int64_t>(args.number("embed-dim", 384));
+  if (options.embedding.vocab == 0 || options.embedding.dim == 0) {
+    throw UsageError("--embed-vocab and --embed-dim must be at least 1");
+  }
 
   // Signals go to a dedicated thread (blocked everywhere else, inherited by gRPC's threads).
   sigset_t signals;

@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: Apache-2.0
+// GPU steps: tensor_random, embed and similarity_topk, and the node's embedding table.
+
+#include "server/gpu_steps.h"
+
+#include <algorithm>
+#include <any>
+#include <charconv>
+#include <cstddef>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/context.h"
+#include "core/engine.h"
+#include "core/event.h"
+#include "core/step.h"
+#include "core/tensor.h"
+#include "gpu/device_buffer.h"
+#include "kernels/cosine_topk.h"
+#include "kernels/embedding_bag.h"
+#include "kernels/fill.h"
+
+namespace blazen::server {
+namespace {
+
+using nlohmann::json;
+
+const std::string kStart(kStartEventType);
+
+/// Owner recorded for the embedding table's ref: no run owns it, so no run's end purges it.
+constexpr std::string_view kEmbeddingTableOwner = "blazen::embedding_model";
+/// Most dims blazen::tensor_random accepts.
+constexpr std::size_t kTensorRandomMaxDims = 8;
+
+Step MakeStep(std::string name, StepHandler handler) {
+  Step step;
+  step.name = std::move(name);
+  step.accepts = {kStart};
+  step.handler = std::move(handler);
+  return step;
+}
+
+Result<const NodeServices*> ServicesOf(const Context& ctx) {
+  const auto* services = std::any_cast<std::shared_ptr<NodeServices>>(&ctx.services());
+  if (services == nullptr || *services == nullptr || (*services)->runtime == nullptr) {
+    return Status::FailedPrecondition("this node provides no GPU runtime");
+  }
+  return services->get();
+}
+
+Result<RefLifetime> LifetimeOf(const json& input, std::string_view step) {
+  if (!input.contains("lifetime")) return RefLifetime::kUntilParentFinish;
+  if (!input["lifetime"].is_string()) {
+    return Status::InvalidArgument(std::string(step) + ": \"lifetime\" must be a string");
+  }
+  return ParseRefLifetime(input["lifetime"].get<std::string>());
+}
+
+/// Refuses, before allocating, what the registry would refuse anyway at `location`.
+Status CheckByteLimit(const Context& ctx, const std::string& location, std::uint64_t bytes) {
+  const RegistryOptions& limits = ctx.session_refs().options();
+  auto it = limits.max_bytes_per_location.find(location);
+  const std::uint64_t limit = it == limits.max_bytes_per_location.end()
+                                  ? limits.default_max_bytes_per_location
+                                  : it->second;
+  if (bytes > limit) {
+    return Status::ResourceExhausted("session ref byte limit for " + location + " is " +
+                                     std::to_string(limit) + " bytes; asked for " +
+                                     std::to_string(bytes));
+  }
+  return Status::Ok();
+}
+
+/// Fills `n` f32 values at `data` (memory of the runtime's pool) with UniformF32At(seed, i, lo,
+/// hi) and waits for it.
+Status FillUniform(gpu::GpuRuntime& runtime, float* data, std::int64_t n, std::uint64_t seed,
+                   float lo, float hi) {
+  if (!runtime.is_cuda()) return kernels::RandomUniformF32Reference(data, n, seed, lo, hi);
+  BLAZEN_RETURN_IF_ERROR(
+      kernels::RandomUniformF32(data, n, seed, lo, hi, runtime.stream().handle()));
+  return runtime.stream().Synchronize();
+}
+
+// --- .npy table files ---
+
+struct NpyTableHeader {
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::uint64_t data_offset = 0;
+};
+
+/// The value text after `'key':` in an NPY header dict (leading spaces skipped), or empty.
+std::string_view DictValue(std::string_view dict, std::string_view key) {
+  const std::string quoted = "'" + std::string(key) + "':";
+  const std::size_t at = dict.find(quoted);
+  if (at == std::string_view::npos) return {};
+  std::string_view rest = dict.substr(at + quoted.size());
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  return rest;
+}
+
+/// Reads and checks the header of an .npy file holding a 2-D '<f4' C-order table.
+Result<NpyTableHeader> ReadNpyTableHeader(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Status::NotFound("cannot open embedding table " + path);
+  const auto bad = [&path](const std::string& why) {
+    return Status::InvalidArgument("embedding table " + path + ": " + why);
+  };
+  char prefix[8] = {};
+  if (!file.read(prefix, sizeof(prefix)) || std::memcmp(prefix, "\x93NUMPY", 6) != 0) {
+    return bad("not an .npy file");
+  }
+  const auto major = static_cast<unsigned char>(prefix[6]);
+  if (major < 1 || major > 3) return bad("unsupported NPY version " + std::to_string(major));
+  unsigned char length_bytes[4] = {};
+  const std::size_t length_size = major == 1 ? 2 : 4;
+  if (!file.read(reinterpret_cast<char*>(length_bytes),
+                 static_cast<std::streamsize>(length_size))) {
+    return bad("truncated header");
+  }
+  std::uint64_t header_length = 0;
+  for (std::size_t i = length_size; i-- > 0;)
+    header_length = (header_length << 8) | length_bytes[i];
+  if (header_length > (std::uint64_t{1} << 20)) return bad("header too long");
+  std::string dict(static_cast<std::size_t>(header_length), '\0');
+  if (!file.read(dict.data(), static_cast<std::streamsize>(dict.size()))) {
+    return bad("truncated header");
+  }
+  if (DictValue(dict, "descr").substr(0, 5) != "'<f4'") return bad("dtype must be '<f4'");
+  if (DictValue(dict, "fortran_order").substr(0, 5) != "False") {
+    return bad("the array must be in C order");
+  }
+  std::string_view shape = DictValue(dict, "shape");
+  const std::size_t close = shape.find(')');
+  if (shape.empty() || shape.front() != '(' || close == std::string_view::npos) {
+    return bad("cannot read the shape");
+  }
+  std::vector<std::int64_t> dims;
+  std::string_view list = shape.substr(1, close - 1);
+  while (!list.empty()) {
+    while (!list.empty() && (list.front() == ' ' || list.front() == ',')) list.remove_prefix(1);
+    if (list.empty()) break;
+    std::int64_t dim = 0;
+    const auto [end, ec] = std::from_chars(list.data(), list.data() + list.size(), dim);
+    if (ec != std::errc() || dim < 0) return bad("cannot read the shape");
+    dims.push_back(dim);
+    list.remove_prefix(static_cast<std::size_t>(end - list.data()));
+  }
+  if (dims.size() != 2 || dims[0] < 1 || dims[1] < 1) {
+    return bad("the table must be a non-empty 2-D array");
+  }
+  BLAZEN_ASSIGN_OR_RETURN(std::uint64_t count, TensorElementCount(DType::kF32, dims));
+  NpyTableHeader header{dims[0], dims[1], 6 + 2 + length_size + header_length};
+  file.seekg(0, std::ios::end);
+  const auto file_size = static_cast<std::uint64_t>(file.tellg());
+  if (file_size != header.data_offset + count * sizeof(float)) {
+    return bad("file size " + std::to_string(file_size) + " does not match shape [" +
+               std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + "]");
+  }
+  return header;
+}
+
+/// The `count` f32 values of an .npy file starting at byte `offset`.
+Result<std::vector<float>> ReadNpyTableData(const std::string& path, std::uint64_t offset,
+                                            std::size_t count) {
+  std::vector<float> data;
+  try {
+    data.resize(count);
+  } catch (const std::bad_alloc&) {
+    return Status::ResourceExhausted("cannot allocate " + std::to_string(count * sizeof(float)) +
+                                     " host bytes for embedding table " + path);
+  }
+  std::ifstream file(path, std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(offset));
+  if (!file || !file.read(reinterpret_cast<char*>(data.data()),
+                          static_cast<std::streamsize>(count * sizeof(float)))) {
+    return Status::InvalidArgument("cannot read embedding table " + path);
+  }
+  return data;
+}
+
+// --- blazen::tensor_random ---
+
+Result<StepOutput> TensorRandom(const Event& event, Context& ctx) {
+  constexpr std::string_view kName = "blazen::tensor_random";
+  BLAZEN_ASSIGN_OR_RETURN(const NodeServices* services, ServicesOf(ctx));
+  const json& input = event.data();
+  if (!input.is_object() || !input.contains("shape") || !input["shape"].is_array()) {
+    return Status::InvalidArgument(
+        "blazen::tensor_random expects {\"shape\": [<non-negative integer>, ...], \"seed\": "
+        "<non-negative integer>, \"lifetime\": ...}");
+  }
+  const json& dims = input["shape"];
+  if (dims.size() > kTensorRandomMaxDims) {
+    return Status::InvalidArgument("blazen::tensor_random: at most " +
+                                   std::to_string(kTensorRandomMaxDims) + " dims, got " +
+                                   std::to_string(dims.size()));
+  }
+  std::vector<std::int64_t> shape;
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (!dims[i].is_number_unsigned() ||
+        dims[i].get<std::uint64_t>() >
+            static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return Status::InvalidArgument("blazen::tensor_random: shape[" + std::to_string(i) +
+                                     "] must be a non-negative integer, got " + dims[i].dump());
+    }
+    shape.push_back(dims[i].get<std::int64_t>());
+  }
+  std::uint64_t seed = 0;
+  if (input.contains("seed")) {
+    if (!input["seed"].is_number_unsigned()) {
+      return Status::InvalidArgument(
+          "blazen::tensor_random: \"seed\" must be a non-negative integer");
+    }
+    seed = input["seed"].get<std::uint64_t>();
+  }
+  BLAZEN_ASSIGN_OR_RETURN(RefLifetime lifetime, LifetimeOf(input, kName));
+  BLAZEN_ASSIGN_OR_RETURN(std::uint64_t count, TensorElementCount(DType::kF32, shape));
+  gpu::GpuRuntime& runtime = *services->runtime;
+  BLAZEN_RETURN_IF_ERROR(CheckByteLimit(ctx, runtime.location(), count * sizeof(float)));
+  BLAZEN_ASSIGN_OR_RETURN(
+      std::shared_ptr<gpu::DeviceTensor> tensor,
+      gpu::DeviceTensor::Allocate(runtime, DType::kF32, shape, runtime.stream()));
+  BLAZEN_RETURN_IF_ERROR(FillUniform(runtime, static_cast<float*>(tensor->mutable_buffer().data()),
+                                     static_cast<std::int64_t>(count), seed, 0.0f, 1.0f));
+  const std::uint64_t bytes = tensor->size_bytes();
+  BLAZEN_ASSIGN_OR_RETURN(Uuid key, ctx.InsertRef(std::move(tensor), lifetime));
+  return StepOutput{Event::Stop(json{{"ref", key.ToString()},
+                                     {"shape", shape},
+                                     {"dtype", DTypeName(DType::kF32)},
+                                     {"bytes", bytes}})};
+}
+
+// --- blazen::embed ---
+
+/// Mean-pools the table rows of each bag of `batch` and L2-normalises the result: an f32 [B, D]
+/// tensor in the runtime's pool.
+Result<std::shared_ptr<gpu::DeviceTensor>> EmbedBatch(gpu::GpuRuntime& runtime,
+                                                      const EmbeddingModel::Table& table,
+                                                      const TokenizedBatch& batch) {
+  const std::int64_t num_bags = static_cast<std::int64_t>(batch.offsets.size()) - 1;
+  const std::int64_t vocab = table.tensor->shape()[0];
+  const std::int64_t dim = table.tensor->shape()[1];
+  const gpu::StreamView stream = runtime.stream();
+  BLAZEN_ASSIGN_OR_RETURN(
+      std::shared_ptr<gpu::DeviceTensor> out,
+      gpu::DeviceTensor::Allocate(runtime, DType::kF32, {num_bags, dim}, stream));
+  kernels::EmbeddingBagArgs args;
+  args.table = table.tensor->buffer().data();
+  args.table_dtype = DType::kF32;
+  args.num_rows = vocab;
+  args.dim = dim;
+  args.id_dtype = DType::kI64;
+  args.num_ids = static_cast<std::int64_t>(batch.ids.size());
+  args.num_bags = num_bags;
+  args.normalize = true;
+  args.out = static_cast<float*>(out->mutable_buffer().data());
+  if (!runtime.is_cuda()) {
+    args.ids = batch.ids.data();
+    args.offsets = batch.offsets.data();
+    BLAZEN_RETURN_IF_ERROR(kernels::EmbeddingBagMeanReference(args));
+    return out;
+  }
+  const std::size_t ids_bytes = batch.ids.size() * sizeof(std::int64_t);
+  const std::size_t offsets_bytes = batch.offsets.size() * sizeof(std::int64_t);
+  BLAZEN_ASSIGN_OR_RETURN(gpu::DeviceBuffer d_ids,
+                          gpu::DeviceBuffer::Allocate(ids_bytes, runtime.pool(), stream));
+  BLAZEN_ASSIGN_OR_RETURN(gpu::DeviceBuffer d_offsets,
+                          gpu::DeviceBuffer::Allocate(offsets_bytes, runtime.pool(), stream));
+  BLAZEN_ASSIGN_OR_RETURN(gpu::DeviceBuffer d_flag,
+                          gpu::DeviceBuffer::Allocate(sizeof(int), runtime.pool(), stream));
+  BLAZEN_RETURN_IF_ERROR(d_ids.CopyFromHost(batch.ids.data(), ids_bytes, stream));
+  BLAZEN_RETURN_IF_ERROR(d_offsets.CopyFromHost(batch.offsets.data(), offsets_bytes, stream));
+  args.ids = d_ids.data();
+  args.offsets = static_cast<const std::int64_t*>(d_offsets.data());
+  BLAZEN_RETURN_IF_ERROR(
+      kernels::EmbeddingBagMean(args, stream.handle(), static_cast<int*>(d_flag.data())));
+  BLAZEN_RETURN_IF_ERROR(stream.Synchronize());
+  int flag = 0;
+  BLAZEN_RETURN_IF_ERROR(d_flag.CopyToHost(&flag, 0, sizeof(int), stream));
+  if (flag != 0) {
+    return Status::InvalidArgument("embedding bag rejected its input (error bits " +
+                                   std::to_string(flag) + ")");
+  }
+  return out;
+}
+
+/// The strings of a non-empty JSON array `texts` (field `field` of the input of `step`).
+Result<std::vector<std::string>> TextsOf(const json& texts, std::string_view field,
+                                         std::string_view step) {
+  const std::string prefix = std::string(step) + ": ";
+  if (!texts.is_array() || texts.empty()) {
+    return Status::InvalidArgument(prefix + "\"" + std::string(field) +
+                                   "\" must be a non-empty array of strings");
+  }
+  std::vector<std::string> strings;
+  strings.reserve(texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    if (!texts[i].is_string()) {
+      return Status::InvalidArgument(prefix + std::string(field) + "[" + std::to_string(i) +
+                                     "] must be a string, got " +
+                                     std::string(texts[i].type_name()));
+    }
+    strings.push_back(texts[i].get<std::string>());
+  }
+  return strings;
+}
+
+/// The batch described by `input` ("texts" or "token_ids").
+Result<TokenizedBatch> BatchOf(const json& input, std::int64_t vocab, std::string_view step) {
+  const std::string name(step);
+  if (input.contains("texts")) {
+    BLAZEN_ASSIGN_OR_RETURN(std::vector<std::string> strings,
+                            TextsOf(input["texts"], "texts", step));
+    return TokenizeTexts(strings, vocab);
+  }
+  if (input.contains("token_ids")) {
+    const json& bags = input["token_ids"];
+    if (!bags.is_array() || bags.empty()) {
+      return Status::InvalidArgument(name +
+                                     ": \"token_ids\" must be a non-empty array of id arrays");
+    }
+    TokenizedBatch batch;
+    batch.offsets.push_back(0);
+    for (std::size_t b = 0; b < bags.size(); ++b) {
+      if (!bags[b].is_array()) {
+        return Status::InvalidArgument(name + ": token_ids[" + std::to_string(b) +
+                                       "] must be an array of ids");
+      }
+      for (const json& id : bags[b]) {
+        if (!id.is_number_unsigned() ||
+            id.get<std::uint64_t>() >= static_cast<std::uint64_t>(vocab)) {
+          return Status::InvalidArgument(name + ": token_ids[" + std::to_string(b) + "] holds " +
+                                         id.dump() + "; ids must be integers in [0, " +
+                                         std::to_string(vocab) + ")");
+        }
+        batch.ids.push_back(id.get<std::int64_t>());
+      }
+      batch.offsets.push_back(static_cast<std::int64_t>(batch.ids.size()));
+    }
+    return batch;
+  }
+  return Status::InvalidArgument(name +
+                                 " expects {\"texts\": [\"...\", ...]} or {\"token_ids\": [[id, "
+                                 "...], ...]}, optionally with \"lifetime\"");
+}
+
+Result<StepOutput> Embed(const Event& event, Context& ctx) {
+  constexpr std::string_view kName = "blazen::embed";
+  BLAZEN_ASSIGN_OR_RETURN(const NodeServices* services, ServicesOf(ctx));
+  if (services->embedding == nullptr) {
+    return Status::FailedPrecondition("this node provides no embedding model");
+  }
+  const json& input = event.data();
+  if (!input.is_object()) {
+    return Status::InvalidArgument(std::string(kName) + " expects a JSON object, got " +
+                                   std::string(input.type_name()));
+  }
+  EmbeddingModel& model = *services->embedding;
+  BLAZEN_ASSIGN_OR_RETURN(TokenizedBatch batch, BatchOf(input, model.vocab(), kName));
+  BLAZEN_ASSIGN_OR_RETURN(RefLifetime lifetime, LifetimeOf(input, kName));
+  gpu::GpuRuntime& runtime = *services->runtime;
+  BLAZEN_ASSIGN_OR_RETURN(EmbeddingModel::Table table, model.GetTable(runtime, ctx.session_refs()));
+  BLAZEN_RETURN_IF_ERROR(ctx.CheckCancelled());
+  BLAZEN_ASSIGN_OR_RETURN(std::shared_ptr<gpu::DeviceTensor> out,
+                          EmbedBatch(runtime, table, batch));
+  const std::vector<std::int64_t> shape = out->shape();
+  BLAZEN_ASSIGN_OR_RETURN(Uuid key, ctx.InsertRef(std::move(out), lifetime));
+  ctx.SetState("model", json{{"vocab", model.vocab()},
+                             {"dim", model.dim()},
+                             {"seed", model.options().seed},
+                             {"table_ref", table.ref.ToString()},
+                             {"backend", runtime.location()}});
+  return StepOutput{Event::Stop(
+      json{{"ref", key.ToString()}, {"shape", shape}, {"dtype", DTypeName(DType::kF32)}})};
+}
+
+// --- blazen::similarity_topk ---
+
+/// A leased f32 2-D tensor of this node's runtime.
+struct LeasedMatrix {
+  RefLease lease;  // keeps `tensor` alive; empty for a tensor made by this step
+  std::shared_ptr<const gpu::DeviceTensor> owned;
+  const gpu::DeviceTensor* tensor = nullptr;
+};
+
+/// The tensor ref named by `value` (a UUID string; field `field` of the input of `step`).
+Result<LeasedMatrix> MatrixRef(const Context& ctx, const gpu::GpuRuntime& runtime,
+                               const json& value, std::string_view field, std::string_view step) {
+  const std::string prefix = std::string(step) + ": \"" + std::string(field) + "\" ";
+  if (!value.is_string()) return Status::InvalidArgument(prefix + "must be a session ref uuid");
+  Result<Uuid> key = Uuid::Parse(value.get<std::string>());
+  if (!key.ok())
+    return Status::InvalidArgument(prefix + "is not a uuid: " + key.status().message());
+  LeasedMatrix matrix;
+  BLAZEN_ASSIGN_OR_RETURN(matrix.lease, ctx.AcquireRef(*key));
+  matrix.tensor = dynamic_cast<const gpu::DeviceTensor*>(&matrix.lease.value());
+  if (matrix.tensor == nullptr || &matrix.tensor->runtime() != &runtime) {
+    return Status::InvalidArgument(prefix + "ref " + key->ToString() +
+                                   " is not a device tensor of this node (type " +
+                                   std::string(matrix.lease.value().type_tag()) + ", location " +
+                                   matrix.lease.value().location() + ")");
+  }
+  if (matrix.tensor->dtype() != DType::kF32 || matrix.tensor->shape().size() != 2) {
+    std::string shape;
+    for (std::int64_t d : matrix.tensor->shape())
+      shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    return Status::InvalidArgument(
+        prefix + "ref " + key->ToString() + " must be a 2-D f32 tensor, got " +
+        std::string(DTypeName(matrix.tensor->dtype())) + " [" + shape + "]");
+  }
+  return matrix;
+}
+
+Result<StepOutput> SimilarityTopK(const Event& event, Context& ctx) {
+  constexpr std::string_view kName = "blazen::similarity_topk";
+  BLAZEN_ASSIGN_OR_RETURN(const NodeServices* services, ServicesOf(ctx));
+  gpu::GpuRuntime& runtime = *services->runtime;
+  const json& input = event.data();
+  if (!input.is_object() || !input.contains("queries") || !input.contains("corpus") ||
+      !input.contains("k")) {
+    return Status::InvalidArgument(
+        "blazen::similarity_topk expects {\"queries\": [\"text\", ...] or \"<ref uuid>\", "
+        "\"corpus\": \"<ref uuid>\", \"k\": <1.." +
+        std::to_string(kernels::kCosineTopKMaxK) + ">}");
+  }
+  const json& k_value = input["k"];
+  if (!k_value.is_number_unsigned() || k_value.get<std::uint64_t>() < 1 ||
+      k_value.get<std::uint64_t>() > static_cast<std::uint64_t>(kernels::kCosineTopKMaxK)) {
+    return Status::InvalidArgument("blazen::similarity_topk: \"k\" must be an integer in [1, " +
+                                   std::to_string(kernels::kCosineTopKMaxK) + "], got " +
+                                   k_value.dump());
+  }
+  BLAZEN_ASSIGN_OR_RETURN(LeasedMatrix corpus,
+                          MatrixRef(ctx, runtime, input["corpus"], "corpus", kName));
+  LeasedMatrix queries;
+  if (input["queries"].is_array()) {
+    if (services->embedding == nullptr) {
+      return Status::FailedPrecondition("this node provides no embedding model");
+    }
+    BLAZEN_ASSIGN_OR_RETURN(std::vector<std::string> texts,
+                            TextsOf(input["queries"], "queries", kName));
+    EmbeddingModel& model = *services->embedding;
+    BLAZEN_ASSIGN_OR_RETURN(EmbeddingModel::Table table,
+                            model.GetTable(runtime, ctx.session_refs()));
+    BLAZEN_ASSIGN_OR_RETURN(queries.owned,
+                            EmbedBatch(runtime, table, TokenizeTexts(texts, model.vocab())));
+    queries.tensor = queries.owned.get();
+  } else {
+    BLAZEN_ASSIGN_OR_RETURN(queries, MatrixRef(ctx, runtime, input["queries"], "queries", kName));
+  }
+  const std::int64_t num_queries = queries.tensor->shape()[0];
+  const std::int64_t num_rows = corpus.tensor->shape()[0];
+  const std::int64_t dim = corpus.tensor->shape()[1];
+  if (queries.tensor->shape()[1] != dim) {
+    return Status::InvalidArgument("blazen::similarity_topk: queries have dim " +
+                                   std::to_string(queries.tensor->shape()[1]) +
+                                   ", corpus has dim " + std::to_string(dim));
+  }
+  BLAZEN_RETURN_IF_ERROR(ctx.CheckCancelled());
+  // Never more results than corpus rows.
+  const int k = static_cast<int>(std::min<std::int64_t>(k_value.get<std::int64_t>(), num_rows));
+  const auto count = static_cast<std::size_t>(num_queries) * static_cast<std::size_t>(k);
+  std::vector<float> scores(count);
+  std::vector<std::int64_t> ids(count);
+  if (k > 0 && num_queries > 0) {
+    kernels::CosineTopKArgs args;
+    args.queries = static_cast<const float*>(queries.tensor->buffer().data());
+    args.num_queries = num_queries;
+    args.matrix = static_cast<const float*>(corpus.tensor->buffer().data());
+    args.num_rows = num_rows;
+    args.dim = dim;
+    args.k = k;
+    if (!runtime.is_cuda()) {
+      args.out_scores = scores.data();
+      args.out_ids = ids.data();
+      BLAZEN_RETURN_IF_ERROR(kernels::CosineTopKReference(args));
+    } else {
+      const gpu::StreamView stream = runtime.stream();
+      BLAZEN_ASSIGN_OR_RETURN(std::size_t scratch_bytes,
+                              kernels::CosineTopKScratchBytes(num_queries, num_rows, k));
+      BLAZEN_ASSIGN_OR_RETURN(gpu::DeviceBuffer scratch,
+                              gpu::DeviceBuffer::Allocate(scratch_bytes, runtime.pool(), stream));
+      BLAZEN_ASSIGN_OR_RETURN(
+          gpu::DeviceBuffer d_scores,
+          gpu::DeviceBuffer::Allocate(count * sizeof(float), runtime.pool(), stream));
+      BLAZEN_ASSIGN_OR_RETURN(
+          gpu::DeviceBuffer d_ids,
+          gpu::DeviceBuffer::Allocate(count * sizeof(std::int64_t), runtime.pool(), stream));
+      args.out_scores = static_cast<float*>(d_scores.data());
+      args.out_ids = static_cast<std::int64_t*>(d_ids.data());
+      BLAZEN_RETURN_IF_ERROR(
+          kernels::CosineTopK(args, scratch.data(), scratch.size(), stream.handle()));
+      BLAZEN_RETURN_IF_ERROR(stream.Synchronize());
+      BLAZEN_RETURN_IF_ERROR(d_scores.CopyToHost(scores.data(), 0, count * sizeof(float), stream));
+      BLAZEN_RETURN_IF_ERROR(d_ids.CopyToHost(ids.data(), 0, count * sizeof(std::int64_t), stream));
+    }
+  }
+  json out_ids = json::array();
+  json out_scores = json::array();
+  for (std::int64_t q = 0; q < num_queries; ++q) {
+    const auto begin = static_cast<std::size_t>(q) * static_cast<std::size_t>(k);
+    const auto end = begin + static_cast<std::size_t>(k);
+    out_ids.push_back(std::vector<std::int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                                                ids.begin() + static_cast<std::ptrdiff_t>(end)));
+    out_scores.push_back(std::vector<float>(scores.begin() + static_cast<std::ptrdiff_t>(begin),
+                                            scores.begin() + static_cast<std::ptrdiff_t>(end)));
+  }
+  return StepOutput{
+      Event::Stop(json{{"ids", std::move(out_ids)}, {"scores", std::move(out_scores)}})};
+}
+
+bool IsWordByte(unsigned char c) {
+  return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+}  // namespace
+
+// --- EmbeddingModel ---
+
+Result<std::shared_ptr<EmbeddingModel>> EmbeddingModel::Create(EmbeddingModelOptions options) {
+  std::uint64_t data_offset = 0;
+  if (!options.table_path.empty()) {
+    BLAZEN_ASSIGN_OR_RETURN(NpyTableHeader header, ReadNpyTableHeader(options.table_path));
+    options.vocab = header.rows;
+    options.dim = header.cols;
+    data_offset = header.data_offset;
+  }
+  if (options.vocab < 1 || options.dim < 1) {
+    return Status::InvalidArgument("embedding model needs vocab >= 1 and dim >= 1, got vocab " +
+                                   std::to_string(options.vocab) + ", dim " +
+                                   std::to_string(options.dim));
+  }
+  return std::shared_ptr<EmbeddingModel>(new EmbeddingModel(std::move(options), data_offset));
+}
+
+Result<EmbeddingModel::Table> EmbeddingModel::GetTable(gpu::GpuRuntime& runtime,
+                                                       SessionRefRegistry& refs) {
+  std::lock_guard lock(mu_);
+  if (tensor_ == nullptr) {
+    std::shared_ptr<gpu::DeviceTensor> tensor;
+    const std::int64_t count = options_.vocab * options_.dim;
+    if (options_.table_path.empty()) {
+      BLAZEN_ASSIGN_OR_RETURN(
+          tensor, gpu::DeviceTensor::Allocate(runtime, DType::kF32, {options_.vocab, options_.dim},
+                                              runtime.stream()));
+      BLAZEN_RETURN_IF_ERROR(FillUniform(runtime,
+                                         static_cast<float*>(tensor->mutable_buffer().data()),
+                                         count, options_.seed, -1.0f, 1.0f));
+    } else {
+      BLAZEN_ASSIGN_OR_RETURN(
+          std::vector<float> data,
+          ReadNpyTableData(options_.table_path, data_offset_, static_cast<std::size_t>(count)));
+      BLAZEN_ASSIGN_OR_RETURN(
+          tensor, gpu::DeviceTensor::FromHost(runtime, DType::kF32, {options_.vocab, options_.dim},
+                                              data.data(), runtime.stream()));
+    }
+    tensor_ = std::move(tensor);
+  }
+  if (!ref_ || !refs.LifetimeOf(*ref_)) {
+    BLAZEN_ASSIGN_OR_RETURN(Uuid key,
+                            refs.Insert(tensor_, RefLifetime::kUntilExplicitDrop,
+                                        RefOwner{std::string(kEmbeddingTableOwner), std::nullopt}));
+    ref_ = key;
+  }
+  return Table{tensor_, *ref_};
+}
+
+// --- tokenizer ---
+
+std::uint64_t Fnv1a64(std::string_view bytes) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (const char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+std::vector<std::string> SplitWords(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (IsWordByte(c)) {
+      word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : ch);
+    } else if (!word.empty()) {
+      words.push_back(std::move(word));
+      word.clear();
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
+std::vector<std::int64_t> TokenizeText(std::string_view text, std::int64_t vocab) {
+  const auto bucket = [vocab](std::string_view bytes) {
+    return static_cast<std::int64_t>(Fnv1a64(bytes) % static_cast<std::uint64_t>(vocab));
+  };
+  std::vector<std::int64_t> ids;
+  for (const std::string& word : SplitWords(text)) {
+    ids.push_back(bucket(word));
+    const std::string padded = "<" + word + ">";
+    // Start of each UTF-8 character (bytes that are not continuation bytes 10xxxxxx).
+    std::vector<std::size_t> starts;
+    for (std::size_t i = 0; i < padded.size(); ++i) {
+      if ((static_cast<unsigned char>(padded[i]) & 0xC0) != 0x80) starts.push_back(i);
+    }
+    starts.push_back(padded.size());
+    const std::string_view view(padded);
+    for (std::size_t c = 0; c + 3 < starts.size(); ++c) {
+      ids.push_back(bucket(view.substr(starts[c], starts[c + 3] - starts[c])));
+    }
+  }
+  return ids;
+}
+
+TokenizedBatch TokenizeTexts(const std::vector<std::string>& texts, std::int64_t vocab) {
+  TokenizedBatch batch;
+  batch.offsets.reserve(texts.size() + 1);
+  batch.offsets.push_back(0);
+  for (const std::string& text : texts) {
+    std::vector<std::int64_t> ids = TokenizeText(text, vocab);
+    batch.ids.insert(batch.ids.end(), ids.begin(), ids.end());
+    batch.offsets.push_back(static_cast<std::int64_t>(batch.ids.size()));
+  }
+  return batch;
+}
+
+// --- registration ---
+
+void RegisterGpuSteps() {
+  RegisterStepBuilder("blazen::tensor_random",
+                      [] { return MakeStep("tensor_random", TensorRandom); });
+  RegisterStepBuilder("blazen::embed", [] { return MakeStep("embed", Embed); });
+  RegisterStepBuilder("blazen::similarity_topk",
+                      [] { return MakeStep("similarity_topk", SimilarityTopK); });
+}
+
+void AddGpuWorkflows(Engine& engine) {
+  RegisterGpuSteps();
+  engine.SetDefaultWorkflow("embed", {"blazen::embed"});
+  engine.SetDefaultWorkflow("search", {"blazen::similarity_topk"});
+}
+
+}  // namespace blazen::server
