@@ -3,16 +3,15 @@
 
 #include "core/auth.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <system_error>
 
+#include "core/detail/file_io.h"
 #include "core/utf8.h"
 
 namespace blazen {
@@ -21,36 +20,8 @@ namespace {
 // A token is a short secret; anything larger is certainly the wrong file.
 constexpr std::size_t kMaxTokenFileBytes = 64 * 1024;
 
-// Renders an errno value the way upstream's io::Error Display does: "<text> (os error <n>)".
-std::string OsErrorText(int err) {
-  return std::generic_category().message(err) + " (os error " + std::to_string(err) + ")";
-}
-
-// Reads the whole file at `path` into `out`. Returns 0, or an errno value (EFBIG when the file is
-// larger than `max_bytes`).
-int ReadFileCapped(const std::string& path, std::size_t max_bytes, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = 0;
-  out.clear();
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
-      err = EFBIG;
-      break;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return err;
-}
+using detail::OsErrorText;
+using detail::ReadFileCapped;
 
 bool IsTrailingSpace(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';

@@ -17,16 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kStart(kStartEventType);
-
-Step MakeStep(std::string name, StepHandler handler) {
-  Step step;
-  step.name = std::move(name);
-  step.accepts = {kStart};
-  step.handler = std::move(handler);
-  return step;
-}
-
 Result<StepOutput> Echo(const Event& event, Context&) {
   return StepOutput{Event::Stop(event.data())};
 }
@@ -110,11 +100,11 @@ Result<StepOutput> Sleep(const Event& event, Context& ctx) {
 }  // namespace
 
 void RegisterBuiltinSteps() {
-  RegisterStepBuilder("blazen::echo", [] { return MakeStep("echo", Echo); });
-  RegisterStepBuilder("blazen::state_set", [] { return MakeStep("state_set", StateSet); });
-  RegisterStepBuilder("blazen::host_blob", [] { return MakeStep("host_blob", HostBlob); });
-  RegisterStepBuilder("blazen::fail", [] { return MakeStep("fail", Fail); });
-  RegisterStepBuilder("blazen::sleep", [] { return MakeStep("sleep", Sleep); });
+  RegisterStepBuilder("blazen::echo", [] { return MakeStartStep("echo", Echo); });
+  RegisterStepBuilder("blazen::state_set", [] { return MakeStartStep("state_set", StateSet); });
+  RegisterStepBuilder("blazen::host_blob", [] { return MakeStartStep("host_blob", HostBlob); });
+  RegisterStepBuilder("blazen::fail", [] { return MakeStartStep("fail", Fail); });
+  RegisterStepBuilder("blazen::sleep", [] { return MakeStartStep("sleep", Sleep); });
 }
 
 void AddBuiltinWorkflows(Engine& engine) {

@@ -23,6 +23,14 @@ StepRegistry& Registry() {
 
 }  // namespace
 
+Step MakeStartStep(std::string name, StepHandler handler) {
+  Step step;
+  step.name = std::move(name);
+  step.accepts = {std::string(kStartEventType)};
+  step.handler = std::move(handler);
+  return step;
+}
+
 bool RegisterStepBuilder(std::string id, StepBuilder builder) {
   if (!builder) return false;
   StepRegistry& r = Registry();

@@ -41,6 +41,10 @@ struct Step {
   std::optional<std::chrono::milliseconds> timeout;
 };
 
+/// A step named `name` that accepts `blazen::StartEvent` and runs `handler` (the common shape of
+/// built-in steps).
+[[nodiscard]] Step MakeStartStep(std::string name, StepHandler handler);
+
 /// Builds a fresh Step for one run. Must be thread-safe (it may run concurrently).
 using StepBuilder = std::function<Step()>;
 

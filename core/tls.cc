@@ -5,7 +5,6 @@
 
 #include "core/tls.h"
 
-#include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -13,7 +12,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -23,6 +21,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include "core/detail/file_io.h"
 
 namespace blazen {
 namespace {
@@ -57,36 +57,8 @@ Status TlsError(std::string message) {
   return Status(StatusCode::kInvalidArgument, std::move(message), ErrorKind::kTls);
 }
 
-// Renders an errno value the way upstream's io::Error Display does: "<text> (os error <n>)".
-std::string OsErrorText(int err) {
-  return std::generic_category().message(err) + " (os error " + std::to_string(err) + ")";
-}
-
-// Reads the whole file at `path` into `out`. Returns 0, or an errno value (EFBIG when the file is
-// larger than `max_bytes`).
-int ReadFileCapped(const std::string& path, std::size_t max_bytes, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  int err = 0;
-  out.clear();
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
-      err = EFBIG;
-      break;
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return err;
-}
+using detail::OsErrorText;
+using detail::ReadFileCapped;
 
 // Reads `path` into `out`; `what` is the role in the message ("server cert", "CA cert", ...).
 Status ReadPemFile(const std::string& path, std::string_view what, std::string& out) {

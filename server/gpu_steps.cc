@@ -29,20 +29,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::string kStart(kStartEventType);
-
 /// Owner recorded for the embedding table's ref: no run owns it, so no run's end purges it.
 constexpr std::string_view kEmbeddingTableOwner = "blazen::embedding_model";
 /// Most dims blazen::tensor_random accepts.
 constexpr std::size_t kTensorRandomMaxDims = 8;
-
-Step MakeStep(std::string name, StepHandler handler) {
-  Step step;
-  step.name = std::move(name);
-  step.accepts = {kStart};
-  step.handler = std::move(handler);
-  return step;
-}
 
 Result<const NodeServices*> ServicesOf(const Context& ctx) {
   const auto* services = std::any_cast<std::shared_ptr<NodeServices>>(&ctx.services());
@@ -635,10 +625,10 @@ TokenizedBatch TokenizeTexts(const std::vector<std::string>& texts, std::int64_t
 
 void RegisterGpuSteps() {
   RegisterStepBuilder("blazen::tensor_random",
-                      [] { return MakeStep("tensor_random", TensorRandom); });
-  RegisterStepBuilder("blazen::embed", [] { return MakeStep("embed", Embed); });
+                      [] { return MakeStartStep("tensor_random", TensorRandom); });
+  RegisterStepBuilder("blazen::embed", [] { return MakeStartStep("embed", Embed); });
   RegisterStepBuilder("blazen::similarity_topk",
-                      [] { return MakeStep("similarity_topk", SimilarityTopK); });
+                      [] { return MakeStartStep("similarity_topk", SimilarityTopK); });
 }
 
 void AddGpuWorkflows(Engine& engine) {
