@@ -80,6 +80,10 @@ struct Run {
 
   std::mutex mu;
   bool completed = false;  // the response has been (or is being) delivered
+
+  // Its entry in Engine::Impl::deadlines (guarded by Impl::mu), erased when the run ends so the
+  // map holds only runs in flight.
+  std::optional<std::multimap<Clock::time_point, std::weak_ptr<Run>>::iterator> deadline_entry;
 };
 
 // How a run ended, before it is turned into a response.
@@ -181,7 +185,8 @@ struct Engine::Impl {
   ThreadPool pool;
 
   mutable std::mutex mu;
-  std::condition_variable cv;  // deadlines changed, a run ended, or stopping
+  std::condition_variable deadline_cv;  // an earlier deadline was added, or stopping
+  std::condition_variable idle_cv;      // the last active run ended
   bool accepting = true;
   bool stopping = false;
   std::map<std::string, std::vector<std::string>> default_workflows;
@@ -301,7 +306,11 @@ void Engine::Impl::Finish(const std::shared_ptr<Run>& run) {
   // Notify under the lock: once `active` is empty, Shutdown may return and destroy this object.
   std::lock_guard lock(mu);
   active.erase(run);
-  cv.notify_all();
+  if (run->deadline_entry) {
+    deadlines.erase(*run->deadline_entry);
+    run->deadline_entry.reset();
+  }
+  if (active.empty()) idle_cv.notify_all();
 }
 
 void Engine::Impl::DeadlineLoop() {
@@ -310,13 +319,16 @@ void Engine::Impl::DeadlineLoop() {
   while (!stopping) {
     Clock::time_point wake = next_sweep;
     if (!deadlines.empty()) wake = std::min(wake, deadlines.begin()->first);
-    cv.wait_until(lock, wake);
+    deadline_cv.wait_until(lock, wake);
     if (stopping) break;
 
     const Clock::time_point now = Clock::now();
     std::vector<std::shared_ptr<Run>> expired;
     while (!deadlines.empty() && deadlines.begin()->first <= now) {
-      if (auto run = deadlines.begin()->second.lock()) expired.push_back(std::move(run));
+      if (auto run = deadlines.begin()->second.lock()) {
+        run->deadline_entry.reset();
+        expired.push_back(std::move(run));
+      }
       deadlines.erase(deadlines.begin());
     }
     const bool sweep = now >= next_sweep;
@@ -420,11 +432,16 @@ Status Engine::InvokeAsync(const SubWorkflowRequest& request, InvocationOptions 
     impl_->active.erase(run);
     return submitted;
   }
+  bool earliest = false;
   {
     std::lock_guard lock(impl_->mu);
-    impl_->deadlines.emplace(run->ctx->deadline(), run);
+    if (impl_->active.count(run) != 0) {  // not already finished
+      run->deadline_entry = impl_->deadlines.emplace(run->ctx->deadline(), run);
+      earliest = *run->deadline_entry == impl_->deadlines.begin();
+    }
   }
-  impl_->cv.notify_all();
+  // Wake the deadline thread only when it must wake earlier than it planned.
+  if (earliest) impl_->deadline_cv.notify_one();
   return Status::Ok();
 }
 
@@ -460,16 +477,16 @@ void Engine::Shutdown(std::chrono::milliseconds grace) {
 void Engine::Impl::Shutdown(std::chrono::milliseconds grace) {
   std::unique_lock lock(mu);
   accepting = false;
-  cv.wait_for(lock, grace, [this] { return active.empty(); });
+  idle_cv.wait_for(lock, grace, [this] { return active.empty(); });
   for (const std::shared_ptr<Run>& run : active) run->ctx->Cancel();
   lock.unlock();
   pool.Stop();
   lock.lock();
   // Cancelled runs end at their next check; queued ones see the cancel flag at once.
-  cv.wait(lock, [this] { return active.empty(); });
+  idle_cv.wait(lock, [this] { return active.empty(); });
   stopping = true;
   lock.unlock();
-  cv.notify_all();
+  deadline_cv.notify_all();
   deadline_thread.join();
 }
 

@@ -85,7 +85,9 @@ struct NpyTableHeader {
 
 /// The value text after `'key':` in an NPY header dict (leading spaces skipped), or empty.
 std::string_view DictValue(std::string_view dict, std::string_view key) {
-  const std::string quoted = "'" + std::string(key) + "':";
+  std::string quoted;  // built with append: GCC 12 -O3 misreports `"'" + std::string(key)`
+  quoted.reserve(key.size() + 3);
+  quoted.append("'").append(key).append("':");
   const std::size_t at = dict.find(quoted);
   if (at == std::string_view::npos) return {};
   std::string_view rest = dict.substr(at + quoted.size());
