@@ -50,6 +50,13 @@ Status Authorize(const ServiceOptions& options, const grpc::CallbackServerContex
   return CheckBearerToken(Metadata(context, grpc_util::kAuthorizationHeader), *options.token);
 }
 
+// Admission of the native-protobuf extension RPCs: the token, then the request's envelope version.
+Status AdmitNative(const ServiceOptions& options, const grpc::CallbackServerContext* context,
+                   std::uint32_t envelope_version) {
+  BLAZEN_RETURN_IF_ERROR(Authorize(options, context));
+  return CheckEnvelopeVersion(envelope_version);
+}
+
 // Finishes a unary call with `status` (adds the error-kind trailer first).
 void Reply(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
            const Status& status) {
@@ -624,11 +631,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerCo
                                                           const pb::DescribePeerRequest* request,
                                                           pb::DescribePeerResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Status st = Authorize(options_, context); !st.ok()) {
-    Reply(context, reactor, st);
-    return reactor;
-  }
-  if (Status st = CheckEnvelopeVersion(request->envelope_version()); !st.ok()) {
+  if (Status st = AdmitNative(options_, context, request->envelope_version()); !st.ok()) {
     Reply(context, reactor, st);
     return reactor;
   }
@@ -684,11 +687,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::ReleaseScope(grpc::CallbackServerCo
                                                           const pb::ReleaseScopeRequest* request,
                                                           pb::ReleaseScopeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (Status st = Authorize(options_, context); !st.ok()) {
-    Reply(context, reactor, st);
-    return reactor;
-  }
-  if (Status st = CheckEnvelopeVersion(request->envelope_version()); !st.ok()) {
+  if (Status st = AdmitNative(options_, context, request->envelope_version()); !st.ok()) {
     Reply(context, reactor, st);
     return reactor;
   }
