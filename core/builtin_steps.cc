@@ -17,6 +17,12 @@ namespace {
 
 using nlohmann::json;
 
+// Marks a step whose handler only touches its event and the run's state (Step::runs_inline).
+Step InlineStep(Step step) {
+  step.runs_inline = true;
+  return step;
+}
+
 Result<StepOutput> Echo(const Event& event, Context&) {
   return StepOutput{Event::Stop(event.data())};
 }
@@ -100,8 +106,9 @@ Result<StepOutput> Sleep(const Event& event, Context& ctx) {
 }  // namespace
 
 void RegisterBuiltinSteps() {
-  RegisterStepBuilder("blazen::echo", [] { return MakeStartStep("echo", Echo); });
-  RegisterStepBuilder("blazen::state_set", [] { return MakeStartStep("state_set", StateSet); });
+  RegisterStepBuilder("blazen::echo", [] { return InlineStep(MakeStartStep("echo", Echo)); });
+  RegisterStepBuilder("blazen::state_set",
+                      [] { return InlineStep(MakeStartStep("state_set", StateSet)); });
   RegisterStepBuilder("blazen::host_blob", [] { return MakeStartStep("host_blob", HostBlob); });
   RegisterStepBuilder("blazen::fail", [] { return MakeStartStep("fail", Fail); });
   RegisterStepBuilder("blazen::sleep", [] { return MakeStartStep("sleep", Sleep); });

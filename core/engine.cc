@@ -192,6 +192,9 @@ struct Engine::Impl {
   std::map<std::string, std::vector<std::string>> default_workflows;
   std::set<std::shared_ptr<Run>> active;
   std::multimap<Clock::time_point, std::weak_ptr<Run>> deadlines;
+  // When the deadline thread will wake next on its own (guarded by mu): a new deadline needs to
+  // wake it only when it is earlier than this.
+  Clock::time_point planned_wake = Clock::time_point::min();
   std::map<std::string, std::shared_ptr<StepSemaphore>, std::less<>> semaphores;
   std::once_flag shutdown_once;
   std::thread deadline_thread;
@@ -319,7 +322,9 @@ void Engine::Impl::DeadlineLoop() {
   while (!stopping) {
     Clock::time_point wake = next_sweep;
     if (!deadlines.empty()) wake = std::min(wake, deadlines.begin()->first);
+    planned_wake = wake;
     deadline_cv.wait_until(lock, wake);
+    planned_wake = Clock::time_point::min();  // awake: it recomputes before sleeping again
     if (stopping) break;
 
     const Clock::time_point now = Clock::now();
@@ -426,22 +431,36 @@ Status Engine::InvokeAsync(const SubWorkflowRequest& request, InvocationOptions 
     if (!impl_->accepting) return Status::Unavailable("peer is shutting down");
     impl_->active.insert(run);
   }
+  // Microsecond runs execute right here when the caller allows it: no hand-off to a worker and
+  // back, no deadline entry (they end long before any deadline; a zero timeout still goes through
+  // the deadline thread so it is answered exactly as for any other run).
+  const bool inline_run =
+      options.allow_inline && timeout.count() > 0 &&
+      std::all_of(run->steps.begin(), run->steps.end(), [](const ResolvedStep& rs) {
+        return rs.step.runs_inline && rs.step.max_concurrency == 0 && !rs.step.timeout;
+      });
+  if (inline_run) {
+    impl_->Execute(run);
+    return Status::Ok();
+  }
   Status submitted = impl_->pool.Submit([impl = impl_.get(), run] { impl->Execute(run); });
   if (!submitted.ok()) {
     std::lock_guard lock(impl_->mu);
     impl_->active.erase(run);
     return submitted;
   }
-  bool earliest = false;
+  bool wake_deadline_thread = false;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->active.count(run) != 0) {  // not already finished
       run->deadline_entry = impl_->deadlines.emplace(run->ctx->deadline(), run);
-      earliest = *run->deadline_entry == impl_->deadlines.begin();
+      // Wake the deadline thread only when it must wake earlier than it planned (it is asleep
+      // until planned_wake; while awake it recomputes anyway).
+      wake_deadline_thread = impl_->planned_wake != Clock::time_point::min() &&
+                             run->ctx->deadline() < impl_->planned_wake;
     }
   }
-  // Wake the deadline thread only when it must wake earlier than it planned.
-  if (earliest) impl_->deadline_cv.notify_one();
+  if (wake_deadline_thread) impl_->deadline_cv.notify_one();
   return Status::Ok();
 }
 

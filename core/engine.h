@@ -55,6 +55,10 @@ struct InvocationOptions {
   /// otherwise. Called from engine threads, one call at a time per run, never after the final
   /// item; must not block for long.
   std::function<void(const SubWorkflowEvent&)> on_event;
+  /// The caller's thread may execute the run itself, before InvokeAsync returns, when every step
+  /// declares Step::runs_inline (then `done` is called on this thread, inside InvokeAsync).
+  /// Transports set it for unary calls whose completion callback never blocks.
+  bool allow_inline = false;
 };
 
 /// Called exactly once with the run's response (workflow failures are responses with `error`).
@@ -80,7 +84,8 @@ class Engine {
   /// - kResourceExhausted: every worker busy and the queue full;
   /// - kUnavailable: the engine is shutting down.
   /// A run that fails, is cancelled or passes its deadline (`workflow timed out after Ns`) is
-  /// answered through `done` with `error` set; its refs are all purged.
+  /// answered through `done` with `error` set; its refs are all purged. With
+  /// InvocationOptions::allow_inline, `done` may run on the calling thread before this returns.
   [[nodiscard]] Status InvokeAsync(const SubWorkflowRequest& request, InvocationOptions options,
                                    InvokeCallback done);
 

@@ -39,6 +39,12 @@ struct Step {
   /// Per-execution time limit; exceeding it fails the run with
   /// `step '<name>' timed out after <ms>ms`. The step sees ctx.cancelled() turn true at the limit.
   std::optional<std::chrono::milliseconds> timeout;
+  /// Declares that the handler never blocks and returns within microseconds: no I/O, no GPU
+  /// waits, no sleeping, no locks held by slow code. A run whose steps all declare it (and set no
+  /// max_concurrency or timeout) may execute on the calling transport thread when the caller
+  /// allows it (InvocationOptions::allow_inline), which saves two thread hand-offs per call.
+  /// Everything else runs on the engine's worker pool.
+  bool runs_inline = false;
 };
 
 /// A step named `name` that accepts `blazen::StartEvent` and runs `handler` (the common shape of

@@ -470,8 +470,10 @@ grpc::ServerUnaryReactor* BlazenPeerService::InvokeSubWorkflow(grpc::CallbackSer
     const std::string workflow = decoded->workflow_name;
     const std::string steps = StepList(*decoded);
     const std::string node_id = options_.node_id;
+    InvocationOptions invocation = OptionsFromMetadata(context, token);
+    invocation.allow_inline = true;  // the completion below only encodes and finishes the call
     Status started_run = engine_->InvokeAsync(
-        *decoded, OptionsFromMetadata(context, token),
+        *decoded, std::move(invocation),
         [context, reactor, response, started, workflow, steps, node_id,
          caller](SubWorkflowResponse result) {
           const Status st = EncodeInto(result, response);

@@ -535,6 +535,72 @@ TEST_F(EngineTest, StepsSeeTheNodeServices) {
   EXPECT_THAT(none.error.value_or(""), HasSubstr("no services"));
 }
 
+// --- Inline runs -------------------------------------------------------------------------------
+
+// A step that reports the thread it ran on (as a hash) and whether the test allowed it inline.
+Step ThreadReportingStep(bool runs_inline) {
+  Step step = SimpleStep("where", kStart, [](const Event&, Context&) -> Result<StepOutput> {
+    return StepOutput{
+        Event::Stop(json(std::hash<std::thread::id>{}(std::this_thread::get_id())))};
+  });
+  step.runs_inline = runs_inline;
+  return step;
+}
+
+// Runs `steps` through InvokeAsync with allow_inline and says whether `done` ran on this thread
+// before InvokeAsync returned.
+bool RanInline(Engine& engine, const SubWorkflowRequest& request, bool allow_inline) {
+  InvocationOptions options;
+  options.allow_inline = allow_inline;
+  std::promise<SubWorkflowResponse> promise;
+  std::atomic<bool> done_before_return{false};
+  std::atomic<bool> returned{false};
+  const Status st = engine.InvokeAsync(request, options, [&](SubWorkflowResponse r) {
+    done_before_return = !returned.load();
+    promise.set_value(std::move(r));
+  });
+  returned = true;
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  const SubWorkflowResponse response = promise.get_future().get();
+  EXPECT_FALSE(response.error.has_value()) << response.error.value_or("");
+  const std::size_t here = std::hash<std::thread::id>{}(std::this_thread::get_id());
+  const bool same_thread = ResultOf(response) == json(here);
+  EXPECT_EQ(same_thread, done_before_return.load());
+  return same_thread;
+}
+
+TEST_F(EngineTest, InlineStepsRunOnTheCallersThreadOnlyWhenAllowed) {
+  RegisterStepBuilder("test::inline_where", [] { return ThreadReportingStep(true); });
+  RegisterStepBuilder("test::pooled_where", [] { return ThreadReportingStep(false); });
+  RegisterStepBuilder("test::inline_bounded", [] {
+    Step step = ThreadReportingStep(true);
+    step.max_concurrency = 1;
+    return step;
+  });
+  Engine engine(Options(), nullptr);
+  EXPECT_TRUE(RanInline(engine, Request({"test::inline_where"}, json(0)), true));
+  EXPECT_FALSE(RanInline(engine, Request({"test::inline_where"}, json(0)), false));
+  EXPECT_FALSE(RanInline(engine, Request({"test::pooled_where"}, json(0)), true));
+  // A limit on the step needs the pool's bookkeeping, so the run is not inlined.
+  EXPECT_FALSE(RanInline(engine, Request({"test::inline_bounded"}, json(0)), true));
+  // The built-in echo declares itself inline and still answers correctly.
+  InvocationOptions inline_ok;
+  inline_ok.allow_inline = true;
+  BLAZEN_ASSERT_OK_AND_ASSIGN(SubWorkflowResponse echo,
+                              engine.Invoke(Request({"blazen::echo"}, json{{"k", 1}}), inline_ok));
+  EXPECT_EQ(ResultOf(echo), (json{{"k", 1}}));
+  EXPECT_EQ(engine.active_runs(), 0u);
+}
+
+TEST_F(EngineTest, InlineRunsAreRefusedDuringShutdown) {
+  Engine engine(Options(), nullptr);
+  InvocationOptions inline_ok;
+  inline_ok.allow_inline = true;
+  engine.Shutdown(0ms);
+  EXPECT_THAT(engine.Invoke(Request({"blazen::echo"}, json(1)), inline_ok),
+              StatusIs(StatusCode::kUnavailable));
+}
+
 // --- Event streaming ---------------------------------------------------------------------------
 
 TEST_F(EngineTest, EventSinkSeesEveryEventThenTheResponse) {
