@@ -540,8 +540,7 @@ TEST_F(EngineTest, StepsSeeTheNodeServices) {
 // A step that reports the thread it ran on (as a hash) and whether the test allowed it inline.
 Step ThreadReportingStep(bool runs_inline) {
   Step step = SimpleStep("where", kStart, [](const Event&, Context&) -> Result<StepOutput> {
-    return StepOutput{
-        Event::Stop(json(std::hash<std::thread::id>{}(std::this_thread::get_id())))};
+    return StepOutput{Event::Stop(json(std::hash<std::thread::id>{}(std::this_thread::get_id())))};
   });
   step.runs_inline = runs_inline;
   return step;
