@@ -4,8 +4,10 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -34,7 +36,108 @@ std::string_view NpyDescr(DType dtype) {
   return "|V1";
 }
 
+constexpr std::uint64_t kNpyMaxHeaderBytes = std::uint64_t{1} << 20;
+
+// The value text after `'key':` in an NPY header dict (leading spaces skipped), or empty.
+std::string_view DictValue(std::string_view dict, std::string_view key) {
+  std::string quoted;
+  quoted.reserve(key.size() + 3);
+  quoted.append("'").append(key).append("':");
+  const std::size_t at = dict.find(quoted);
+  if (at == std::string_view::npos) return {};
+  std::string_view rest = dict.substr(at + quoted.size());
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  return rest;
+}
+
+// The quoted string at the start of `text` ('...' or "..."), without its quotes.
+std::optional<std::string_view> QuotedPrefix(std::string_view text) {
+  if (text.empty() || (text.front() != '\'' && text.front() != '"')) return std::nullopt;
+  const std::size_t end = text.find(text.front(), 1);
+  if (end == std::string_view::npos) return std::nullopt;
+  return text.substr(1, end - 1);
+}
+
 }  // namespace
+
+std::uint64_t NpyHeaderBytesNeeded(std::span<const std::uint8_t> prefix) {
+  constexpr std::size_t kLongestPreamble = 12;
+  if (prefix.size() >= 6 && std::memcmp(prefix.data(), "\x93NUMPY", 6) != 0) return 0;
+  if (prefix.size() < kLongestPreamble) return kLongestPreamble;
+  const std::uint8_t major = prefix[6];
+  if (major < 1 || major > 3) return 0;
+  const std::size_t length_size = major == 1 ? 2 : 4;
+  std::uint64_t header_length = 0;
+  for (std::size_t i = length_size; i-- > 0;) header_length = (header_length << 8) | prefix[8 + i];
+  return 8 + length_size + header_length;
+}
+
+Result<NpyInfo> ParseNpyHeader(std::span<const std::uint8_t> prefix) {
+  const auto bad = [](const std::string& why) { return Status::InvalidArgument(why); };
+  if (prefix.size() < 10 || std::memcmp(prefix.data(), "\x93NUMPY", 6) != 0) {
+    return bad(prefix.size() < 10 && std::memcmp(prefix.data(), "\x93NUMPY",
+                                                 std::min<std::size_t>(prefix.size(), 6)) == 0
+                   ? "truncated NPY header"
+                   : "not an NPY file (no \\x93NUMPY magic)");
+  }
+  const std::uint8_t major = prefix[6];
+  if (major < 1 || major > 3) {
+    return bad("unsupported NPY format version " + std::to_string(major) + "." +
+               std::to_string(prefix[7]));
+  }
+  const std::size_t length_size = major == 1 ? 2 : 4;
+  if (prefix.size() < 8 + length_size) return bad("truncated NPY header");
+  std::uint64_t header_length = 0;
+  for (std::size_t i = length_size; i-- > 0;) header_length = (header_length << 8) | prefix[8 + i];
+  if (header_length > kNpyMaxHeaderBytes) {
+    return bad("NPY header length " + std::to_string(header_length) + " exceeds 1 MiB");
+  }
+  const std::uint64_t data_offset = 8 + length_size + header_length;
+  if (prefix.size() < data_offset) return bad("truncated NPY header");
+  const std::string_view dict(reinterpret_cast<const char*>(prefix.data()) + 8 + length_size,
+                              static_cast<std::size_t>(header_length));
+
+  NpyInfo info;
+  info.data_offset = data_offset;
+  const std::optional<std::string_view> descr = QuotedPrefix(DictValue(dict, "descr"));
+  if (!descr) return bad("NPY header has no 'descr'");
+  bool known = false;
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kI32, DType::kI64, DType::kU8}) {
+    if (*descr == NpyDescr(dtype) || (dtype == DType::kU8 && *descr == "<u1")) {
+      info.dtype = dtype;
+      known = true;
+    }
+  }
+  if (!known) {
+    return bad("unsupported NPY dtype '" + std::string(*descr) +
+               "'; expected '<f4', '<f2', '<i4', '<i8' or '|u1'");
+  }
+  const std::string_view order = DictValue(dict, "fortran_order");
+  if (order.substr(0, 4) == "True") return bad("Fortran-order NPY arrays are not supported");
+  if (order.substr(0, 5) != "False") return bad("NPY header has no 'fortran_order'");
+
+  std::string_view shape = DictValue(dict, "shape");
+  const std::size_t close = shape.find(')');
+  if (shape.empty() || shape.front() != '(' || close == std::string_view::npos) {
+    return bad("NPY header has no readable 'shape'");
+  }
+  std::string_view list = shape.substr(1, close - 1);
+  while (!list.empty()) {
+    while (!list.empty() && (list.front() == ' ' || list.front() == ',')) list.remove_prefix(1);
+    if (list.empty()) break;
+    std::int64_t dim = 0;
+    const auto [end, ec] = std::from_chars(list.data(), list.data() + list.size(), dim);
+    if (ec != std::errc() || dim < 0) return bad("NPY header has an invalid 'shape'");
+    if (info.shape.size() == kNpyMaxDims) {
+      return bad("NPY array has more than " + std::to_string(kNpyMaxDims) + " dims");
+    }
+    info.shape.push_back(dim);
+    list.remove_prefix(static_cast<std::size_t>(end - list.data()));
+  }
+  BLAZEN_ASSIGN_OR_RETURN(const std::uint64_t count, TensorElementCount(info.dtype, info.shape));
+  info.data_bytes = count * DTypeSize(info.dtype);
+  return info;
+}
 
 std::size_t DTypeSize(DType dtype) {
   switch (dtype) {

@@ -45,6 +45,29 @@ enum class DType : std::uint8_t { kF32, kF16, kI32, kI64, kU8 };
 /// HostTensorValue::Create validates). Pure; thread-safe.
 [[nodiscard]] std::string NpyHeader(DType dtype, std::span<const std::int64_t> shape);
 
+/// What an NPY header says about the array that follows it.
+struct NpyInfo {
+  DType dtype = DType::kF32;
+  std::vector<std::int64_t> shape;
+  /// Byte offset of the data: preamble plus header length.
+  std::uint64_t data_offset = 0;
+  /// Size of the data in bytes (element count times DTypeSize(dtype)).
+  std::uint64_t data_bytes = 0;
+};
+
+/// Parses the header of an NPY file (format versions 1.0 to 3.0) from its first bytes: `prefix`
+/// may hold more than the header (e.g. a whole payload) but must hold all of it. Accepted: the
+/// little-endian descrs '<f4', '<f2', '<i4', '<i8', '|u1' (also '<u1'), C order, at most
+/// kNpyMaxDims non-negative dims. kInvalidArgument naming the problem otherwise ("not an NPY
+/// file", "truncated NPY header", "unsupported dtype '>f8'", "Fortran-order arrays are not
+/// supported", ...); header lengths above 1 MiB are refused. Pure; thread-safe.
+[[nodiscard]] Result<NpyInfo> ParseNpyHeader(std::span<const std::uint8_t> prefix);
+
+/// Bytes of `prefix` needed before ParseNpyHeader can succeed: 12 when fewer than 12 are given
+/// (the longest preamble), else the preamble plus the header length the preamble announces, or 0
+/// when `prefix` does not start like an NPY file. Pure.
+[[nodiscard]] std::uint64_t NpyHeaderBytesNeeded(std::span<const std::uint8_t> prefix);
+
 /// Number of elements of `shape` (1 for a 0-D shape). kInvalidArgument for a negative dim, more
 /// than kNpyMaxDims dims, or a byte size (count * DTypeSize(dtype)) that does not fit in 64 bits.
 [[nodiscard]] Result<std::uint64_t> TensorElementCount(DType dtype,

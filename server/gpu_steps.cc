@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <any>
-#include <charconv>
 #include <cstddef>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -73,106 +71,6 @@ Status FillUniform(gpu::GpuRuntime& runtime, float* data, std::int64_t n, std::u
   BLAZEN_RETURN_IF_ERROR(
       kernels::RandomUniformF32(data, n, seed, lo, hi, runtime.stream().handle()));
   return runtime.stream().Synchronize();
-}
-
-// --- .npy table files ---
-
-struct NpyTableHeader {
-  std::int64_t rows = 0;
-  std::int64_t cols = 0;
-  std::uint64_t data_offset = 0;
-};
-
-/// The value text after `'key':` in an NPY header dict (leading spaces skipped), or empty.
-std::string_view DictValue(std::string_view dict, std::string_view key) {
-  std::string quoted;  // built with append: GCC 12 -O3 misreports `"'" + std::string(key)`
-  quoted.reserve(key.size() + 3);
-  quoted.append("'").append(key).append("':");
-  const std::size_t at = dict.find(quoted);
-  if (at == std::string_view::npos) return {};
-  std::string_view rest = dict.substr(at + quoted.size());
-  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-  return rest;
-}
-
-/// Reads and checks the header of an .npy file holding a 2-D '<f4' C-order table.
-Result<NpyTableHeader> ReadNpyTableHeader(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Status::NotFound("cannot open embedding table " + path);
-  const auto bad = [&path](const std::string& why) {
-    return Status::InvalidArgument("embedding table " + path + ": " + why);
-  };
-  char prefix[8] = {};
-  if (!file.read(prefix, sizeof(prefix)) || std::memcmp(prefix, "\x93NUMPY", 6) != 0) {
-    return bad("not an .npy file");
-  }
-  const auto major = static_cast<unsigned char>(prefix[6]);
-  if (major < 1 || major > 3) return bad("unsupported NPY version " + std::to_string(major));
-  unsigned char length_bytes[4] = {};
-  const std::size_t length_size = major == 1 ? 2 : 4;
-  if (!file.read(reinterpret_cast<char*>(length_bytes),
-                 static_cast<std::streamsize>(length_size))) {
-    return bad("truncated header");
-  }
-  std::uint64_t header_length = 0;
-  for (std::size_t i = length_size; i-- > 0;)
-    header_length = (header_length << 8) | length_bytes[i];
-  if (header_length > (std::uint64_t{1} << 20)) return bad("header too long");
-  std::string dict(static_cast<std::size_t>(header_length), '\0');
-  if (!file.read(dict.data(), static_cast<std::streamsize>(dict.size()))) {
-    return bad("truncated header");
-  }
-  if (DictValue(dict, "descr").substr(0, 5) != "'<f4'") return bad("dtype must be '<f4'");
-  if (DictValue(dict, "fortran_order").substr(0, 5) != "False") {
-    return bad("the array must be in C order");
-  }
-  std::string_view shape = DictValue(dict, "shape");
-  const std::size_t close = shape.find(')');
-  if (shape.empty() || shape.front() != '(' || close == std::string_view::npos) {
-    return bad("cannot read the shape");
-  }
-  std::vector<std::int64_t> dims;
-  std::string_view list = shape.substr(1, close - 1);
-  while (!list.empty()) {
-    while (!list.empty() && (list.front() == ' ' || list.front() == ',')) list.remove_prefix(1);
-    if (list.empty()) break;
-    std::int64_t dim = 0;
-    const auto [end, ec] = std::from_chars(list.data(), list.data() + list.size(), dim);
-    if (ec != std::errc() || dim < 0) return bad("cannot read the shape");
-    dims.push_back(dim);
-    list.remove_prefix(static_cast<std::size_t>(end - list.data()));
-  }
-  if (dims.size() != 2 || dims[0] < 1 || dims[1] < 1) {
-    return bad("the table must be a non-empty 2-D array");
-  }
-  BLAZEN_ASSIGN_OR_RETURN(std::uint64_t count, TensorElementCount(DType::kF32, dims));
-  NpyTableHeader header{dims[0], dims[1], 6 + 2 + length_size + header_length};
-  file.seekg(0, std::ios::end);
-  const auto file_size = static_cast<std::uint64_t>(file.tellg());
-  if (file_size != header.data_offset + count * sizeof(float)) {
-    return bad("file size " + std::to_string(file_size) + " does not match shape [" +
-               std::to_string(dims[0]) + ", " + std::to_string(dims[1]) + "]");
-  }
-  return header;
-}
-
-/// The `count` f32 values of an .npy file starting at byte `offset`.
-Result<std::vector<float>> ReadNpyTableData(const std::string& path, std::uint64_t offset,
-                                            std::size_t count) {
-  std::vector<float> data;
-  try {
-    data.resize(count);
-  } catch (const std::bad_alloc&) {
-    return Status::ResourceExhausted("cannot allocate " + std::to_string(count * sizeof(float)) +
-                                     " host bytes for embedding table " + path);
-  }
-  std::ifstream file(path, std::ios::binary);
-  file.seekg(static_cast<std::streamoff>(offset));
-  if (!file || !file.read(reinterpret_cast<char*>(data.data()),
-                          static_cast<std::streamsize>(count * sizeof(float)))) {
-    return Status::InvalidArgument("cannot read embedding table " + path);
-  }
-  return data;
 }
 
 // --- blazen::tensor_random ---
@@ -515,19 +413,20 @@ bool IsWordByte(unsigned char c) {
 // --- EmbeddingModel ---
 
 Result<std::shared_ptr<EmbeddingModel>> EmbeddingModel::Create(EmbeddingModelOptions options) {
-  std::uint64_t data_offset = 0;
+  std::optional<TableFileInfo> file;
   if (!options.table_path.empty()) {
-    BLAZEN_ASSIGN_OR_RETURN(NpyTableHeader header, ReadNpyTableHeader(options.table_path));
-    options.vocab = header.rows;
-    options.dim = header.cols;
-    data_offset = header.data_offset;
+    BLAZEN_ASSIGN_OR_RETURN(file, InspectTableFile(options.table_path, options.table_tensor));
+    options.vocab = file->rows;
+    options.dim = file->cols;
+  } else if (!options.table_tensor.empty()) {
+    return Status::InvalidArgument("embedding model: a table tensor name needs a table file");
   }
   if (options.vocab < 1 || options.dim < 1) {
     return Status::InvalidArgument("embedding model needs vocab >= 1 and dim >= 1, got vocab " +
                                    std::to_string(options.vocab) + ", dim " +
                                    std::to_string(options.dim));
   }
-  return std::shared_ptr<EmbeddingModel>(new EmbeddingModel(std::move(options), data_offset));
+  return std::shared_ptr<EmbeddingModel>(new EmbeddingModel(std::move(options), std::move(file)));
 }
 
 Result<EmbeddingModel::Table> EmbeddingModel::GetTable(gpu::GpuRuntime& runtime,
@@ -536,7 +435,7 @@ Result<EmbeddingModel::Table> EmbeddingModel::GetTable(gpu::GpuRuntime& runtime,
   if (tensor_ == nullptr) {
     std::shared_ptr<gpu::DeviceTensor> tensor;
     const std::int64_t count = options_.vocab * options_.dim;
-    if (options_.table_path.empty()) {
+    if (!file_) {
       BLAZEN_ASSIGN_OR_RETURN(
           tensor, gpu::DeviceTensor::Allocate(runtime, DType::kF32, {options_.vocab, options_.dim},
                                               runtime.stream()));
@@ -544,9 +443,7 @@ Result<EmbeddingModel::Table> EmbeddingModel::GetTable(gpu::GpuRuntime& runtime,
                                          static_cast<float*>(tensor->mutable_buffer().data()),
                                          count, options_.seed, -1.0f, 1.0f));
     } else {
-      BLAZEN_ASSIGN_OR_RETURN(
-          std::vector<float> data,
-          ReadNpyTableData(options_.table_path, data_offset_, static_cast<std::size_t>(count)));
+      BLAZEN_ASSIGN_OR_RETURN(std::vector<float> data, ReadTableFile(*file_));
       BLAZEN_ASSIGN_OR_RETURN(
           tensor, gpu::DeviceTensor::FromHost(runtime, DType::kF32, {options_.vocab, options_.dim},
                                               data.data(), runtime.stream()));

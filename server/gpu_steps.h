@@ -35,6 +35,7 @@
 #include "core/uuid.h"
 #include "gpu/device_tensor.h"
 #include "gpu/runtime.h"
+#include "server/embedding_table_file.h"
 
 namespace blazen {
 class Engine;
@@ -50,9 +51,14 @@ struct EmbeddingModelOptions {
   std::int64_t dim = 384;
   /// Element i of the table is kernels::UniformF32At(seed, i, -1, 1).
   std::uint64_t seed = 0;
-  /// When non-empty: an .npy file holding the table instead (NPY 1.x-3.x, '<f4', C order, 2-D);
-  /// vocab and dim are then taken from its shape and seed is unused.
+  /// When non-empty: a file holding the table instead, a 2-D float array in an .npy file ('<f4'
+  /// or '<f2', C order) or a .safetensors file (F32, F16 or BF16; see InspectTableFile); vocab
+  /// and dim are then taken from its shape and seed is unused. Half-precision tables are widened
+  /// to float32 on load.
   std::string table_path;
+  /// The tensor of a .safetensors table_path holding several tensors (e.g.
+  /// "embeddings.word_embeddings.weight"); empty selects the file's only tensor.
+  std::string table_tensor;
 };
 
 /// The embedding table of a node: created deterministically from its seed on first use, held as a
@@ -68,9 +74,7 @@ class EmbeddingModel {
   };
 
   /// kInvalidArgument unless vocab >= 1 and dim >= 1. With a table_path, reads and checks the
-  /// file's header now (the data is read on first use): kNotFound when it cannot be opened,
-  /// kInvalidArgument when it is not an NPY file of a non-empty 2-D '<f4' C-order array whose size
-  /// matches its shape.
+  /// file's header now (the data is read on first use): the errors of InspectTableFile.
   [[nodiscard]] static Result<std::shared_ptr<EmbeddingModel>> Create(
       EmbeddingModelOptions options);
 
@@ -84,12 +88,12 @@ class EmbeddingModel {
   [[nodiscard]] std::int64_t dim() const { return options_.dim; }
 
  private:
-  EmbeddingModel(EmbeddingModelOptions options, std::uint64_t data_offset)
-      : options_(std::move(options)), data_offset_(data_offset) {}
+  EmbeddingModel(EmbeddingModelOptions options, std::optional<TableFileInfo> file)
+      : options_(std::move(options)), file_(std::move(file)) {}
 
   const EmbeddingModelOptions options_;
-  // Where the table's data starts in options_.table_path.
-  const std::uint64_t data_offset_;
+  // The checked header of options_.table_path, when there is one.
+  const std::optional<TableFileInfo> file_;
   std::mutex mu_;
   std::shared_ptr<const gpu::DeviceTensor> tensor_;  // guarded by mu_
   std::optional<Uuid> ref_;                          // guarded by mu_

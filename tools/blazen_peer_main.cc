@@ -193,18 +193,20 @@ Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
   --gpu-device N          CUDA device to use (default: 0 when one is usable)
   --gpu-budget BYTES      byte budget of the device pool (default: 90% of free device memory)
   --host-only             run on the host fallback even when a GPU is visible
-  --embed-table FILE      blazen::embed table as a 2-D float32 .npy (default: seeded random)
+  --embed-table FILE      blazen::embed table: a 2-D float array in an .npy or .safetensors
+                          file (f32, f16 or bf16; default: seeded random)
+  --embed-table-tensor NAME  the tensor of a .safetensors table holding several
   --embed-vocab N         rows of the seeded table (default: 262144)
   --embed-dim N           width of the seeded table (default: 384)
 )";
 
 int Serve(const std::vector<std::string>& raw) {
-  Args args(
-      raw,
-      {"node-id", "listen", "tls-cert", "tls-key", "tls-ca", "token-file", "max-concurrency",
-       "max-queue", "default-timeout", "ref-ttl", "max-refs", "host-ref-bytes", "max-request-bytes",
-       "grace", "gpu-device", "gpu-budget", "embed-table", "embed-vocab", "embed-dim"},
-      {"host-only"});
+  Args args(raw,
+            {"node-id",    "listen",          "tls-cert",           "tls-key",         "tls-ca",
+             "token-file", "max-concurrency", "max-queue",          "default-timeout", "ref-ttl",
+             "max-refs",   "host-ref-bytes",  "max-request-bytes",  "grace",           "gpu-device",
+             "gpu-budget", "embed-table",     "embed-table-tensor", "embed-vocab",     "embed-dim"},
+            {"host-only"});
   if (args.help()) {
     std::fputs(kServeHelp, stdout);
     return 0;
@@ -236,6 +238,7 @@ int Serve(const std::vector<std::string>& raw) {
   options.gpu.budget_bytes = args.number("gpu-budget", 0);
   options.gpu.force_host = args.has("host-only");
   if (auto table = args.get("embed-table")) options.embedding.table_path = *table;
+  if (auto tensor = args.get("embed-table-tensor")) options.embedding.table_tensor = *tensor;
   options.embedding.vocab = static_cast<std::int64_t>(args.number("embed-vocab", 1u << 18));
   options.embedding.dim = static_cast<std::int64_t>(args.number("embed-dim", 384));
   if (options.embedding.vocab == 0 || options.embedding.dim == 0) {

@@ -414,5 +414,85 @@ TEST(HostTensorValueTest, NumpyLoadsTheServedPayload) {
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
 }
 
+// --- ParseNpyHeader
+// -------------------------------------------------------------------------------
+
+std::vector<std::uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+TEST(ParseNpyHeaderTest, ReadsBackEveryHeaderWeWrite) {
+  const std::vector<std::vector<std::int64_t>> shapes = {{},     {0},       {7},
+                                                         {3, 4}, {2, 0, 5}, {1, 1, 1, 9}};
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kI32, DType::kI64, DType::kU8}) {
+    for (const auto& shape : shapes) {
+      const std::string header = NpyHeader(dtype, shape);
+      BLAZEN_ASSERT_OK_AND_ASSIGN(NpyInfo info, ParseNpyHeader(Bytes(header + "trailing data")));
+      EXPECT_EQ(info.dtype, dtype);
+      EXPECT_EQ(info.shape, shape);
+      EXPECT_EQ(info.data_offset, header.size());
+      EXPECT_EQ(info.data_bytes, *TensorElementCount(dtype, shape) * DTypeSize(dtype));
+      EXPECT_EQ(NpyHeaderBytesNeeded(Bytes(header.substr(0, 12))), header.size());
+    }
+  }
+}
+
+TEST(ParseNpyHeaderTest, EveryTruncationIsAnError) {
+  const std::string header = NpyHeader(DType::kF32, std::vector<std::int64_t>{3, 4});
+  for (std::size_t n = 0; n < header.size(); ++n) {
+    EXPECT_THAT(ParseNpyHeader(Bytes(header.substr(0, n))).status(),
+                StatusIs(StatusCode::kInvalidArgument))
+        << n;
+  }
+}
+
+TEST(ParseNpyHeaderTest, RejectsWhatItCannotRepresent) {
+  const auto header_with = [](const std::string& dict) {
+    std::string out("\x93NUMPY\x01\x00", 8);
+    out.push_back(static_cast<char>(dict.size() & 0xff));
+    out.push_back(static_cast<char>(dict.size() >> 8));
+    return out + dict;
+  };
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"plain text file", "not an NPY file"},
+      {std::string("\x93NUMPY\x09\x00\x00\x00", 10), "version 9.0"},
+      {header_with("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }"), "'>f8'"},
+      {header_with("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }"), "Fortran"},
+      {header_with("{'descr': '<f4', 'shape': (2, 2), }"), "fortran_order"},
+      {header_with("{'fortran_order': False, 'shape': (2, 2), }"), "descr"},
+      {header_with("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 2], }"), "shape"},
+      {header_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -2), }"), "shape"},
+      {std::string("\x93NUMPY\x02\x00\xff\xff\xff\x00", 12), "exceeds 1 MiB"},
+  };
+  for (const auto& [bytes, reason] : cases) {
+    EXPECT_THAT(ParseNpyHeader(Bytes(bytes)).status(),
+                StatusIs(StatusCode::kInvalidArgument, HasSubstr(reason)))
+        << reason;
+  }
+}
+
+TEST(ParseNpyHeaderTest, ReadsFilesNumpyWrites) {
+  TempDir dir;
+  const std::string command =
+      "/usr/bin/python3 -c \"import numpy, sys; d = sys.argv[1]; "
+      "numpy.save(d + '/a.npy', numpy.zeros((5, 3), numpy.float32)); "
+      "numpy.save(d + '/b.npy', numpy.zeros((2,), numpy.int64)); "
+      "numpy.save(d + '/c.npy', numpy.asfortranarray(numpy.zeros((2, 3), numpy.float32)))\" '" +
+      dir.path().string() + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const auto read = [&](const std::string& name) {
+    std::ifstream file(dir.path() / name, std::ios::binary);
+    return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(file), {});
+  };
+  const std::vector<std::uint8_t> a = read("a.npy");
+  BLAZEN_ASSERT_OK_AND_ASSIGN(NpyInfo info, ParseNpyHeader(a));
+  EXPECT_EQ(info.dtype, DType::kF32);
+  EXPECT_EQ(info.shape, (std::vector<std::int64_t>{5, 3}));
+  EXPECT_EQ(info.data_offset + info.data_bytes, a.size());
+  BLAZEN_ASSERT_OK_AND_ASSIGN(info, ParseNpyHeader(read("b.npy")));
+  EXPECT_EQ(info.dtype, DType::kI64);
+  EXPECT_EQ(info.shape, (std::vector<std::int64_t>{2}));
+  EXPECT_THAT(ParseNpyHeader(read("c.npy")).status(),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("Fortran")));
+}
+
 }  // namespace
 }  // namespace blazen
