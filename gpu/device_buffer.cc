@@ -85,6 +85,18 @@ Status DeviceBuffer::CopyFromHost(const void* src, std::size_t bytes, StreamView
   return stream.Synchronize();
 }
 
+Status DeviceBuffer::CopyFromHostAsync(std::size_t offset, const void* src, std::size_t bytes,
+                                       StreamView stream) {
+  BLAZEN_RETURN_IF_ERROR(CheckRange(offset, bytes, size_, "copy from host"));
+  if (bytes == 0) return Status::Ok();
+  auto* dst = static_cast<std::byte*>(data_) + offset;
+  if (!is_device_) {
+    std::memcpy(dst, src, bytes);
+    return Status::Ok();
+  }
+  return detail::CopyAsync(dst, src, bytes, stream);
+}
+
 Status DeviceBuffer::CopyToHost(void* dst, std::size_t offset, std::size_t bytes,
                                 StreamView stream) const {
   BLAZEN_RETURN_IF_ERROR(CheckRange(offset, bytes, size_, "copy to host"));

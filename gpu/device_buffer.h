@@ -45,6 +45,15 @@ class DeviceBuffer {
   /// kInternal for device failures. On the host fallback a memcpy.
   [[nodiscard]] Status CopyFromHost(const void* src, std::size_t bytes, StreamView stream);
 
+  /// Enqueues a copy of `bytes` bytes from host memory `src` to buffer bytes [offset, offset +
+  /// bytes) on `stream` and returns without synchronizing it: `src` must stay valid and unchanged
+  /// until `stream` is synchronized, and should be pinned (a pageable `src` makes the copy
+  /// synchronous and several times slower). kOutOfRange when the range exceeds size(); kInternal
+  /// for device failures. On the host fallback a memcpy, complete on return. Safe to call
+  /// concurrently for disjoint ranges.
+  [[nodiscard]] Status CopyFromHostAsync(std::size_t offset, const void* src, std::size_t bytes,
+                                         StreamView stream);
+
   /// Copies buffer bytes [offset, offset + bytes) into host memory `dst` on `stream` and
   /// synchronizes `stream`, so `dst` holds the bytes on return. Pinned `dst` memory makes device
   /// copies several times faster. kOutOfRange when the range exceeds size(); kInternal for device

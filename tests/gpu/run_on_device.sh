@@ -6,7 +6,8 @@
 #
 # BUNDLE_DIR holds the test binaries built with -DBLAZEN_ENABLE_CUDA=ON plus the shared libraries
 # they need, and a run.sh that sets the library path and runs `bin/<name>`:
-# blazen_kernels_gpu_tests, blazen_gpu_device_tests, blazen_gpu_tests. Results (logs, gtest XML,
+# blazen_kernels_gpu_tests, blazen_gpu_device_tests, blazen_gpu_tests, blazen_server_tests,
+# blazen_client_tests (tests/gpu/make_device_bundle.sh builds it). Results (logs, gtest XML,
 # nvidia-smi, compute-sanitizer reports) go to OUT_DIR. Exits non-zero when any check fails.
 set -u
 bundle=${1:?usage: run_on_device.sh BUNDLE_DIR OUT_DIR}
@@ -33,6 +34,10 @@ run() {  # run NAME [args...]: one gtest binary, log + XML, never aborts the scr
 run blazen_kernels_gpu_tests
 run blazen_gpu_device_tests
 run blazen_gpu_tests
+# The GPU steps on the device (embed, search, tensor refs dereferenced over loopback gRPC and
+# compared byte for byte) and the client's DeviceSink (pinned bounce buffers, H2D copies).
+run blazen_server_tests --gtest_filter='GpuSteps*:TableFile*'
+run blazen_client_tests --gtest_filter='DeviceSink*'
 
 # Memory checking of the device code paths (slow: only the device test binaries).
 if command -v compute-sanitizer >/dev/null 2>&1; then
