@@ -53,4 +53,14 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
     fi
   done
 fi
+# The GPU benchmark (bench/gpu_bench.cc against torch), when the bundle has it.
+if [[ -x "$bundle/bin/blazen_gpu_bench" ]]; then
+  echo "== gpu benchmark" | tee -a "$out/summary.txt"
+  if "$(dirname "${BASH_SOURCE[0]}")/run_gpu_bench.sh" "$bundle" "$out/bench" >"$out/bench.log" 2>&1; then
+    tee -a "$out/summary.txt" <"$out/bench/report.md"
+  else
+    status=1
+    tail -n 20 "$out/bench.log" | tee -a "$out/summary.txt"
+  fi
+fi
 exit $status

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+// GPU benchmark of a worker peer, one run on one device:
+//   1. EmbeddingBagMean + L2 normalisation (our fused kernel) for f32 and f16 tables [2^20, 384]
+//      and batches 4096x128 and 65536x64 ids; bench/torch_embedding_bag.py times
+//      torch.nn.functional.embedding_bag + normalize on the same shapes with the same method, and
+//      bench/gpu_report.py prints the ratios;
+//   2. 1 MiB allocations: the budgeted stream-ordered pool vs cudaMalloc/cudaFree;
+//   3. streaming deref over loopback gRPC of a 1 GiB device tensor ref vs a host ref of the same
+//      size from the same peer (the device-to-host copy must hide behind the network).
+// Every kernel result is checked against the CPU reference before it is timed.
+// tests/gpu/run_gpu_bench.sh runs all of it and writes the report.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "client/deref_sink.h"
+#include "client/peer_client.h"
+#include "core/json.h"
+#include "core/json_codec.h"
+#include "core/status.h"
+#include "gpu/device_buffer.h"
+#include "gpu/runtime.h"
+#include "kernels/embedding_bag.h"
+#include "kernels/fill.h"
+#include "server/peer_node.h"
+
+#if BLAZEN_GPU_BUILT_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace blazen::bench {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kUsage = R"(usage: blazen_gpu_bench [options]
+
+  --json PATH        also write the results as JSON (input of bench/gpu_report.py)
+  --quick            small shapes (a smoke run: seconds, not minutes)
+  --allow-host       run on the host fallback when no CUDA device is usable (timings are then
+                     of the CPU references and say nothing about a GPU)
+  --deref-bytes N    size of the deref refs (default 1073741824)
+  --reps N           timed repetitions per measurement; the median is reported (default 7)
+)";
+
+struct Options {
+  std::string json_path;
+  bool quick = false;
+  bool allow_host = false;
+  std::uint64_t deref_bytes = std::uint64_t{1} << 30;
+  int reps = 7;
+};
+
+template <typename T>
+T Check(Result<T> result, const std::string& what) {
+  if (!result.ok()) throw std::runtime_error(what + ": " + result.status().ToString());
+  return std::move(result).value();
+}
+
+void Check(const Status& status, const std::string& what) {
+  if (!status.ok()) throw std::runtime_error(what + ": " + status.ToString());
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Median over `reps` of the mean time of `inner` back-to-back calls of `launch`, each group
+// followed by `sync` (the same method bench/torch_embedding_bag.py uses).
+double TimeMs(int reps, int inner, const std::function<void()>& launch,
+              const std::function<void()>& sync) {
+  for (int i = 0; i < 3; ++i) launch();  // warm-up
+  sync();
+  std::vector<double> samples;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < inner; ++i) launch();
+    sync();
+    samples.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / inner);
+  }
+  return Median(samples);
+}
+
+// --- 1. EmbeddingBag
+// ------------------------------------------------------------------------------
+
+json BenchEmbeddingBag(gpu::GpuRuntime& runtime, const Options& o) {
+  const std::int64_t vocab = o.quick ? (1 << 14) : (1 << 20);
+  const std::int64_t dim = 384;
+  const std::vector<std::pair<std::int64_t, std::int64_t>> batches =
+      o.quick ? std::vector<std::pair<std::int64_t, std::int64_t>>{{256, 32}}
+              : std::vector<std::pair<std::int64_t, std::int64_t>>{{4096, 128}, {65536, 64}};
+  const gpu::StreamView stream = runtime.stream();
+  const auto count = static_cast<std::size_t>(vocab * dim);
+
+  // The f32 table: element i = UniformF32At(7, i, -1, 1), on the device and on the host.
+  gpu::DeviceBuffer table32 =
+      Check(gpu::DeviceBuffer::Allocate(count * 4, runtime.pool(), stream), "table f32");
+  gpu::DeviceBuffer table16 =
+      Check(gpu::DeviceBuffer::Allocate(count * 2, runtime.pool(), stream), "table f16");
+  std::vector<float> host32(count);
+  std::vector<std::uint16_t> host16(count);
+  Check(kernels::RandomUniformF32Reference(host32.data(), vocab * dim, 7, -1, 1), "host table");
+  Check(kernels::ConvertF32ToF16Reference(host32.data(), host16.data(), vocab * dim), "host f16");
+  Check(table32.CopyFromHost(host32.data(), count * 4, stream), "upload f32");
+  Check(table16.CopyFromHost(host16.data(), count * 2, stream), "upload f16");
+
+  json rows = json::array();
+  std::mt19937_64 rng(42);
+  for (const auto& [bags, per_bag] : batches) {
+    const std::int64_t num_ids = bags * per_bag;
+    std::vector<std::int64_t> ids(static_cast<std::size_t>(num_ids));
+    std::uniform_int_distribution<std::int64_t> pick(0, vocab - 1);
+    for (auto& id : ids) id = pick(rng);
+    std::vector<std::int64_t> offsets(static_cast<std::size_t>(bags + 1));
+    for (std::int64_t b = 0; b <= bags; ++b) offsets[static_cast<std::size_t>(b)] = b * per_bag;
+    gpu::DeviceBuffer d_ids =
+        Check(gpu::DeviceBuffer::Allocate(ids.size() * 8, runtime.pool(), stream), "ids");
+    gpu::DeviceBuffer d_offsets =
+        Check(gpu::DeviceBuffer::Allocate(offsets.size() * 8, runtime.pool(), stream), "offsets");
+    gpu::DeviceBuffer d_out =
+        Check(gpu::DeviceBuffer::Allocate(static_cast<std::size_t>(bags * dim) * 4, runtime.pool(),
+                                          stream),
+              "out");
+    Check(d_ids.CopyFromHost(ids.data(), ids.size() * 8, stream), "upload ids");
+    Check(d_offsets.CopyFromHost(offsets.data(), offsets.size() * 8, stream), "upload offsets");
+
+    for (const DType table_dtype : {DType::kF32, DType::kF16}) {
+      kernels::EmbeddingBagArgs args;
+      args.table = table_dtype == DType::kF32 ? table32.data() : table16.data();
+      args.table_dtype = table_dtype;
+      args.num_rows = vocab;
+      args.dim = dim;
+      args.ids = d_ids.data();
+      args.id_dtype = DType::kI64;
+      args.num_ids = num_ids;
+      args.offsets = static_cast<const std::int64_t*>(d_offsets.data());
+      args.num_bags = bags;
+      args.normalize = true;
+      args.out = static_cast<float*>(d_out.data());
+      const auto launch = [&] {
+        const Status st = runtime.is_cuda() ? kernels::EmbeddingBagMean(args, stream.handle())
+                                            : kernels::EmbeddingBagMeanReference(args);
+        Check(st, "EmbeddingBagMean");
+      };
+      const auto sync = [&] { Check(stream.Synchronize(), "synchronize"); };
+
+      // Correctness first: the first 64 bags against the CPU reference.
+      launch();
+      sync();
+      const std::int64_t check_bags = std::min<std::int64_t>(64, bags);
+      std::vector<float> got(static_cast<std::size_t>(check_bags * dim));
+      Check(d_out.CopyToHost(got.data(), 0, got.size() * 4, stream), "download");
+      std::vector<float> want(got.size());
+      kernels::EmbeddingBagArgs ref = args;
+      ref.table = table_dtype == DType::kF32 ? static_cast<const void*>(host32.data())
+                                             : static_cast<const void*>(host16.data());
+      ref.ids = ids.data();
+      ref.offsets = offsets.data();
+      ref.num_bags = check_bags;
+      ref.num_ids = offsets[static_cast<std::size_t>(check_bags)];
+      ref.out = want.data();
+      Check(kernels::EmbeddingBagMeanReference(ref), "reference");
+      double max_err = 0;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        max_err = std::max(max_err, static_cast<double>(std::fabs(got[i] - want[i])));
+      }
+      if (max_err > 1e-5) {
+        throw std::runtime_error("EmbeddingBagMean differs from the reference by " +
+                                 std::to_string(max_err));
+      }
+      const int inner = o.quick || !runtime.is_cuda() ? 2 : 20;
+      const double ms = TimeMs(o.reps, inner, launch, sync);
+      rows.push_back({{"table_dtype", std::string(DTypeName(table_dtype))},
+                      {"vocab", vocab},
+                      {"dim", dim},
+                      {"bags", bags},
+                      {"ids_per_bag", per_bag},
+                      {"ms", ms},
+                      {"max_abs_err", max_err}});
+      std::printf("embedding_bag %s [%lld, %lld] %lldx%lld: %.4f ms (max |err| %.2g)\n",
+                  std::string(DTypeName(table_dtype)).c_str(), static_cast<long long>(vocab),
+                  static_cast<long long>(dim), static_cast<long long>(bags),
+                  static_cast<long long>(per_bag), ms, max_err);
+    }
+  }
+  return rows;
+}
+
+// --- 2. Pool vs cudaMalloc
+// -------------------------------------------------------------------------
+
+json BenchAllocation(gpu::GpuRuntime& runtime, const Options& o) {
+  constexpr std::size_t kBytes = std::size_t{1} << 20;
+  const int iters = o.quick ? 200 : 2000;
+  const gpu::StreamView stream = runtime.stream();
+  const auto pool_pair = [&] {
+    gpu::DeviceBuffer b =
+        Check(gpu::DeviceBuffer::Allocate(kBytes, runtime.pool(), stream), "pool");
+  };
+  std::function<void()> raw_pair;
+#if BLAZEN_GPU_BUILT_WITH_CUDA
+  if (runtime.is_cuda()) {
+    raw_pair = [] {
+      void* p = nullptr;
+      if (cudaMalloc(&p, kBytes) != cudaSuccess) throw std::runtime_error("cudaMalloc failed");
+      if (cudaFree(p) != cudaSuccess) throw std::runtime_error("cudaFree failed");
+    };
+  }
+#endif
+  const auto sync = [&] { Check(stream.Synchronize(), "synchronize"); };
+  const double pool_us = TimeMs(o.reps, iters, pool_pair, sync) * 1000.0;
+  json row = {{"bytes", kBytes}, {"pool_alloc_free_us", pool_us}};
+  std::printf("1 MiB allocate+free: pool %.3f us", pool_us);
+  if (raw_pair) {
+    const double raw_us = TimeMs(o.reps, iters, raw_pair, sync) * 1000.0;
+    row["cuda_malloc_free_us"] = raw_us;
+    row["speedup"] = raw_us / pool_us;
+    std::printf(", cudaMalloc/cudaFree %.3f us: %.1fx", raw_us, raw_us / pool_us);
+  }
+  std::printf("\n");
+  return row;
+}
+
+// --- 3. Device vs host deref
+// -------------------------------------------------------------------------
+
+// Counts and drops the bytes (the bench measures the transport, not the sink).
+class DiscardSink final : public client::DerefSink {
+ public:
+  Status Begin(std::uint64_t total, std::string_view) override {
+    total_ = total;
+    return Status::Ok();
+  }
+  Status Write(std::uint64_t, std::span<const std::uint8_t> bytes) override {
+    received_ += bytes.size();
+    return Status::Ok();
+  }
+  Status Finish() override {
+    return received_ == total_ ? Status::Ok() : Status::DataLoss("short payload");
+  }
+
+ private:
+  std::uint64_t total_ = 0;
+  std::atomic<std::uint64_t> received_{0};
+};
+
+json BenchDeref(const Options& o) {
+  server::PeerNodeOptions node_options;
+  node_options.listen_address = "127.0.0.1:0";
+  node_options.node_id = "gpu-bench-peer";
+  node_options.gpu.force_host = o.allow_host && gpu::VisibleCudaDeviceCount() == 0;
+  auto node = Check(server::PeerNode::Start(node_options), "start the peer");
+  auto client_for = [&](std::size_t streams) {
+    client::ClientOptions options;
+    options.token_from_env = false;
+    options.parallel_streams = streams;
+    return client::BlazenPeerClient::Connect(node->endpoint(), "gpu-bench", options);
+  };
+  auto one = client_for(1);
+  const std::uint64_t bytes = o.quick ? (std::uint64_t{64} << 20) : o.deref_bytes;
+  const auto invoke = [&](const std::string& step, const json& input) {
+    const SubWorkflowResponse r = one->InvokeSubWorkflow(
+        Check(MakeSubWorkflowRequest("bench", {step}, input, 600), "request"));
+    if (r.error) throw std::runtime_error(step + " failed: " + *r.error);
+    return Check(Uuid::Parse(Check(ParseJson(*r.result_json), "result")["ref"].get<std::string>()),
+                 "ref");
+  };
+  const Uuid device_ref =
+      invoke("blazen::tensor_random", {{"shape", {static_cast<std::int64_t>(bytes / 4)}}});
+  const Uuid host_ref = invoke("blazen::host_blob", {{"bytes", bytes}});
+
+  json rows = json::array();
+  for (const std::size_t streams : {std::size_t{1}, std::size_t{0}}) {
+    auto client = streams == 1 ? std::move(one) : client_for(0);
+    const auto gbps = [&](const Uuid& ref) {
+      std::vector<double> samples;
+      int used = 0;
+      for (int r = 0; r < std::max(3, o.reps / 2); ++r) {
+        DiscardSink sink;
+        const auto t0 = Clock::now();
+        used = client->DerefTo(ref, sink).streams;
+        samples.push_back(static_cast<double>(bytes) /
+                          std::chrono::duration<double>(Clock::now() - t0).count() / 1e9);
+      }
+      return std::make_pair(Median(samples), used);
+    };
+    const auto [device_gbps, device_streams] = gbps(device_ref);
+    const auto [host_gbps, host_streams] = gbps(host_ref);
+    rows.push_back({{"bytes", bytes},
+                    {"streams", device_streams},
+                    {"device_ref_gbps", device_gbps},
+                    {"host_ref_gbps", host_gbps},
+                    {"ratio", device_gbps / host_gbps}});
+    std::printf("deref %llu bytes, %d stream(s): device ref %.2f GB/s, host ref %.2f GB/s: %.2fx\n",
+                static_cast<unsigned long long>(bytes), device_streams, device_gbps, host_gbps,
+                device_gbps / host_gbps);
+    (void)host_streams;
+  }
+  node->Shutdown(std::chrono::milliseconds(0));
+  return rows;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--json") {
+      o.json_path = value();
+    } else if (arg == "--quick") {
+      o.quick = true;
+    } else if (arg == "--allow-host") {
+      o.allow_host = true;
+    } else if (arg == "--deref-bytes") {
+      o.deref_bytes = std::stoull(value());
+    } else if (arg == "--reps") {
+      o.reps = std::max(1, std::stoi(value()));
+    } else {
+      throw std::invalid_argument("unknown option " + arg + "\n" + kUsage);
+    }
+  }
+  gpu::GpuRuntimeOptions runtime_options;
+  runtime_options.force_host = o.allow_host && gpu::VisibleCudaDeviceCount() == 0;
+  auto runtime = Check(gpu::GpuRuntime::Create(runtime_options), "GPU runtime");
+  if (!runtime->is_cuda() && !o.allow_host) {
+    std::fprintf(stderr,
+                 "blazen_gpu_bench: no usable CUDA device (%s); --allow-host runs the "
+                 "host fallback for a smoke test\n",
+                 runtime->fallback_reason().c_str());
+    return 2;
+  }
+  std::printf("device: %s\n", runtime->Describe().c_str());
+  json out = {{"device", runtime->device_name()}, {"backend", runtime->location()}};
+  out["embedding_bag"] = BenchEmbeddingBag(*runtime, o);
+  out["allocation"] = BenchAllocation(*runtime, o);
+  out["deref"] = BenchDeref(o);
+  if (!o.json_path.empty()) std::ofstream(o.json_path) << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace blazen::bench
+
+int main(int argc, char** argv) {
+  try {
+    return blazen::bench::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "blazen_gpu_bench: %s\n", e.what());
+    return 1;
+  }
+}
