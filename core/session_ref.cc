@@ -230,6 +230,39 @@ std::size_t SessionRefRegistry::EndRun(std::string_view run_id, bool run_failed)
   return removed.size();
 }
 
+std::vector<Uuid> SessionRefRegistry::Keys() const {
+  std::vector<Uuid> keys;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys.reserve(entries_.size());
+    for (const auto& [key, entry] : entries_) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+std::size_t SessionRefRegistry::Clear() {
+  std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ExtractIf(entries_, removed, [](const Entry&) { return true; });
+  }
+  return removed.size();
+}
+
+std::size_t SessionRefRegistry::ClearOnContextDrop(bool owns_registry) {
+  if (!owns_registry) return 0;
+  std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ExtractIf(entries_, removed, [](const Entry& e) {
+      return e.info->lifetime == RefLifetime::kUntilContextDrop ||
+             e.info->lifetime == RefLifetime::kUntilParentFinish;
+    });
+  }
+  return removed.size();
+}
+
 std::map<Uuid, RemoteRefDescriptor> SessionRefRegistry::RefsOutlivingRun(
     std::string_view run_id, std::string_view node_id) const {
   std::map<Uuid, RemoteRefDescriptor> refs;

@@ -215,6 +215,17 @@ class SessionRefRegistry {
   /// it periodically.
   std::size_t ExpireIdle();
 
+  /// The keys of every live ref, sorted.
+  [[nodiscard]] std::vector<Uuid> Keys() const;
+
+  /// Removes every ref; returns how many (upstream `drain`).
+  std::size_t Clear();
+
+  /// Upstream `clear_on_context_drop(owns_registry)`: when `owns_registry`, removes every
+  /// UntilContextDrop and UntilParentFinish ref and returns how many; otherwise removes nothing
+  /// (a borrowed registry is purged by its owner). UntilExplicitDrop refs are never removed.
+  std::size_t ClearOnContextDrop(bool owns_registry);
+
   /// Number of live refs.
   [[nodiscard]] std::size_t size() const;
   /// Live counts and bytes per (lifetime, location) and resident bytes per location.

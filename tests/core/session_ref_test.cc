@@ -730,5 +730,27 @@ TEST(SessionRefRegistryTest, ConcurrentInsertAcquireReleaseKeepsCountsConsistent
   EXPECT_EQ(ResidentAt(registry, "host"), 0u);
 }
 
+TEST(SessionRefRegistryTest, KeysClearAndClearOnContextDrop) {
+  SessionRefRegistry registry;
+  std::vector<Uuid> keys;
+  for (RefLifetime lifetime : {RefLifetime::kUntilContextDrop, RefLifetime::kUntilParentFinish,
+                               RefLifetime::kUntilExplicitDrop}) {
+    BLAZEN_ASSERT_OK_AND_ASSIGN(Uuid key, registry.Insert(Bytes(3), lifetime, Owner("run")));
+    keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(registry.Keys(), keys);
+  // A borrowed registry is left alone; an owned one loses all but UntilExplicitDrop.
+  EXPECT_EQ(registry.ClearOnContextDrop(false), 0u);
+  EXPECT_EQ(registry.size(), 3u);
+  EXPECT_EQ(registry.ClearOnContextDrop(true), 2u);
+  ASSERT_EQ(registry.Keys().size(), 1u);
+  EXPECT_EQ(registry.LifetimeOf(registry.Keys()[0]), RefLifetime::kUntilExplicitDrop);
+  EXPECT_EQ(registry.Clear(), 1u);
+  EXPECT_TRUE(registry.Keys().empty());
+  EXPECT_TRUE(registry.Stats().live.empty());
+  EXPECT_EQ(registry.Clear(), 0u);
+}
+
 }  // namespace
 }  // namespace blazen
