@@ -74,12 +74,11 @@ std::uint64_t NpyHeaderBytesNeeded(std::span<const std::uint8_t> prefix) {
 
 Result<NpyInfo> ParseNpyHeader(std::span<const std::uint8_t> prefix) {
   const auto bad = [](const std::string& why) { return Status::InvalidArgument(why); };
-  if (prefix.size() < 10 || std::memcmp(prefix.data(), "\x93NUMPY", 6) != 0) {
-    return bad(prefix.size() < 10 && std::memcmp(prefix.data(), "\x93NUMPY",
-                                                 std::min<std::size_t>(prefix.size(), 6)) == 0
-                   ? "truncated NPY header"
-                   : "not an NPY file (no \\x93NUMPY magic)");
-  }
+  // The magic, or as much of it as there is (memcmp must not see an empty span's null data).
+  const std::size_t magic = std::min<std::size_t>(prefix.size(), 6);
+  const bool magic_ok = magic == 0 || std::memcmp(prefix.data(), "\x93NUMPY", magic) == 0;
+  if (!magic_ok) return bad("not an NPY file (no \\x93NUMPY magic)");
+  if (prefix.size() < 10) return bad("truncated NPY header");
   const std::uint8_t major = prefix[6];
   if (major < 1 || major > 3) {
     return bad("unsupported NPY format version " + std::to_string(major) + "." +
