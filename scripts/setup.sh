@@ -10,7 +10,8 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-numpy python3-grpcio python3-protobuf
-  libcpp-httplib-dev libssl-dev openssl
+  python3-setuptools python3-wheel python3-pip python3-venv
+  libcpp-httplib-dev libssl-dev openssl curl
 )
 
 missing=()

@@ -8,11 +8,13 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 
 #include "core/builtin_steps.h"
 #include "core/logging.h"
 #include "server/detail/grpc_service.h"
+#include "server/detail/http_service.h"
 #include "server/gpu_steps.h"
 
 namespace blazen::server {
@@ -26,6 +28,8 @@ struct PeerNode::Impl {
   std::unique_ptr<detail::BlazenPeerService> service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
+  std::unique_ptr<detail::HttpService> http;
 
   std::once_flag shutdown_once;
   std::mutex mu;
@@ -81,6 +85,7 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
   service_options.max_chunk_bytes = std::max(options.max_chunk_bytes, options.default_chunk_bytes);
   service_options.stream_buffers = options.stream_buffers;
   service_options.runtime = impl->runtime;
+  service_options.metrics = impl->metrics;
   impl->service = std::make_unique<detail::BlazenPeerService>(service_options, impl->engine);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -100,6 +105,27 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
     return Status::Unavailable("cannot listen on " + options.listen_address +
                                " (address in use, invalid, or not permitted)");
   }
+  if (options.http_listen_address) {
+    detail::HttpServiceOptions http;
+    http.node_id = options.node_id;
+    http.listen_address = *options.http_listen_address;
+    http.tls = options.tls;
+    http.token = options.token;
+    http.max_request_bytes = options.max_request_bytes;
+    http.threads = options.http_threads;
+    http.chunk_bytes = options.default_chunk_bytes;
+    http.runtime = impl->runtime;
+    http.metrics = impl->metrics;
+    Result<std::unique_ptr<detail::HttpService>> started =
+        detail::HttpService::Start(std::move(http), impl->engine);
+    if (!started.ok()) {
+      impl->server->Shutdown(std::chrono::system_clock::now());
+      impl->engine->Shutdown(std::chrono::milliseconds(0));
+      impl->server->Wait();
+      return started.status();
+    }
+    impl->http = std::move(started).value();
+  }
   if (auto* health = impl->server->GetHealthCheckService()) {
     health->SetServingStatus(true);
   }
@@ -117,6 +143,14 @@ PeerNode::~PeerNode() { Shutdown(std::chrono::milliseconds(0)); }
 
 int PeerNode::port() const { return impl_->port; }
 
+int PeerNode::http_port() const { return impl_->http ? impl_->http->port() : 0; }
+
+std::string PeerNode::http_endpoint() const {
+  if (!impl_->http) return "";
+  return std::string(impl_->options.tls ? "https://" : "http://") +
+         HostOf(*impl_->options.http_listen_address) + ":" + std::to_string(impl_->http->port());
+}
+
 std::string PeerNode::endpoint() const {
   return std::string(impl_->options.tls ? "https://" : "http://") +
          HostOf(impl_->options.listen_address) + ":" + std::to_string(impl_->port);
@@ -129,10 +163,20 @@ void PeerNode::Shutdown(std::chrono::milliseconds grace) {
     BLAZEN_LOG_INFO("[{}] shutting down (grace {} ms, {} runs in flight)", impl_->options.node_id,
                     grace.count(), impl_->engine->active_runs());
     if (auto* health = impl_->server->GetHealthCheckService()) health->SetServingStatus(false);
+    // HTTP stops accepting now and waits for its in-flight requests on a thread of its own, so
+    // they get the same grace as gRPC's; the engine shutdown below ends runs still going.
+    std::future<void> http_stopped;
+    if (impl_->http) {
+      impl_->http->BeginShutdown();
+      http_stopped = std::async(std::launch::async, [this] { impl_->http->Stop(); });
+    }
     // In-flight calls get `grace` to finish; then gRPC cancels them, which cancels their runs.
-    impl_->server->Shutdown(std::chrono::system_clock::now() + grace);
+    const auto deadline = std::chrono::system_clock::now() + grace;
+    impl_->server->Shutdown(deadline);
+    if (http_stopped.valid()) http_stopped.wait_until(deadline);
     impl_->engine->Shutdown(std::chrono::milliseconds(0));
     impl_->server->Wait();
+    if (http_stopped.valid()) http_stopped.wait();
     {
       std::lock_guard lock(impl_->mu);
       impl_->stopped = true;
@@ -150,5 +194,7 @@ void PeerNode::Wait() {
 Engine& PeerNode::engine() { return *impl_->engine; }
 SessionRefRegistry& PeerNode::session_refs() { return *impl_->refs; }
 gpu::GpuRuntime& PeerNode::gpu_runtime() { return *impl_->runtime; }
+Metrics& PeerNode::metrics() { return *impl_->metrics; }
+const std::shared_ptr<Metrics>& PeerNode::metrics_ptr() const { return impl_->metrics; }
 
 }  // namespace blazen::server

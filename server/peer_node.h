@@ -18,6 +18,7 @@
 #include "core/tls.h"
 #include "gpu/runtime.h"
 #include "server/gpu_steps.h"
+#include "server/metrics.h"
 
 namespace blazen::server {
 
@@ -26,6 +27,13 @@ struct PeerNodeOptions {
   std::string node_id = "blazen-peer";
   /// `host:port` to listen on; port 0 picks a free port (see PeerNode::port()).
   std::string listen_address = "127.0.0.1:50051";
+  /// When set: also serve the HTTP/JSON transport on this `host:port` (port 0 picks a free port,
+  /// see PeerNode::http_port()): upstream HttpPeerClient's routes plus streamed deref, event
+  /// stream, /healthz and /metrics. It uses the same `tls` (HTTPS with required client
+  /// certificates) and `token` as gRPC.
+  std::optional<std::string> http_listen_address;
+  /// HTTP worker threads (each serves one connection at a time; an invocation holds one).
+  std::size_t http_threads = 32;
   /// When set: TLS, and clients must present a certificate signed by `tls->ca_pem`.
   std::optional<ServerTlsConfig> tls;
   /// When set (non-empty): every RPC needs `authorization: Bearer <token>` (health excepted).
@@ -65,6 +73,10 @@ class PeerNode {
 
   /// The bound port.
   [[nodiscard]] int port() const;
+  /// The bound HTTP port, or 0 when the node serves no HTTP (no `http_listen_address`).
+  [[nodiscard]] int http_port() const;
+  /// `http://host:port` or `https://host:port` of the HTTP transport; empty without one.
+  [[nodiscard]] std::string http_endpoint() const;
   /// `http://host:port` or `https://host:port`, as a client would dial it.
   [[nodiscard]] std::string endpoint() const;
   [[nodiscard]] const PeerNodeOptions& options() const;
@@ -80,6 +92,10 @@ class PeerNode {
   [[nodiscard]] SessionRefRegistry& session_refs();
   /// The node's GPU runtime (CUDA device or host fallback); steps reach it via Context::services().
   [[nodiscard]] gpu::GpuRuntime& gpu_runtime();
+  /// The node's counters (served by GET /metrics). Transports record into it through
+  /// metrics_ptr(), which any service can hold.
+  [[nodiscard]] Metrics& metrics();
+  [[nodiscard]] const std::shared_ptr<Metrics>& metrics_ptr() const;
 
  private:
   struct Impl;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "client/deref_sink.h"
+#include "client/http_client.h"
 #include "client/peer_client.h"
 #include "core/auth.h"
 #include "core/json.h"
@@ -135,7 +136,9 @@ std::set<std::string> With(std::set<std::string> base, std::initializer_list<con
 
 constexpr const char* kClientHelp = R"(
 connection options:
-  --peer URL             http://host:port (h2c), https://host:port (mTLS) or host:port
+  --peer URL             http://host:port (h2c), https://host:port (mTLS) or host:port;
+                         http+json://host:port or https+json://host:port for the HTTP/JSON
+                         transport (invoke, deref, release)
   --node-id ID           this caller's node id, sent as x-blazen-peer-node-id (default: cli)
   --token-file FILE      bearer token file (default: $BLAZEN_PEER_TOKEN)
   --tls-cert/--tls-key/--tls-ca FILE   client certificate, key and CA for https://
@@ -163,6 +166,42 @@ std::unique_ptr<blazen::client::BlazenPeerClient> ConnectFrom(
                                                    args.get("node-id").value_or("cli"), options);
 }
 
+// The HTTP base URL of an `http+json://` / `https+json://` --peer, or nullopt for a gRPC peer.
+std::optional<std::string> HttpBaseUrl(const Args& args) {
+  const std::string peer = args.get("peer").value_or("");
+  for (const char* scheme : {"http", "https"}) {
+    const std::string prefix = std::string(scheme) + "+json://";
+    if (peer.rfind(prefix, 0) == 0) return std::string(scheme) + "://" + peer.substr(prefix.size());
+  }
+  return std::nullopt;
+}
+
+std::unique_ptr<blazen::client::HttpPeerClient> HttpClientFrom(const Args& args,
+                                                               const std::string& base_url) {
+  blazen::client::HttpClientOptions options;
+  if (auto file = args.get("token-file")) {
+    options.token = blazen::ValueOrThrow(blazen::ReadTokenFile(*file));
+  }
+  if (args.has("tls-cert") || args.has("tls-key") || args.has("tls-ca")) {
+    options.tls = blazen::ValueOrThrow(blazen::LoadClientTls(
+        args.required("tls-cert"), args.required("tls-key"), args.required("tls-ca")));
+  }
+  options.parent_run_id = args.get("parent-run-id");
+  if (args.has("deadline")) {
+    options.read_timeout = std::chrono::seconds(args.number("deadline", 0));
+  }
+  return blazen::client::HttpPeerClient::NewHttp(base_url, args.get("node-id").value_or("cli"),
+                                                 options);
+}
+
+void RequireGrpc(const Args& args, const char* command) {
+  if (HttpBaseUrl(args)) {
+    throw UsageError(std::string(command) +
+                     " is not available over the HTTP/JSON transport; use the peer's gRPC "
+                     "endpoint (http://host:port)");
+  }
+}
+
 blazen::Uuid RefArg(const Args& args, const char* command) {
   if (args.positionals().size() != 1) {
     throw UsageError(std::string(command) + " needs exactly one REF (a session ref UUID)");
@@ -179,6 +218,8 @@ Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
 
   --node-id ID            this peer's node id (default: blazen-peer)
   --listen ADDR           host:port to listen on (default: 127.0.0.1:50051; port 0 = any free)
+  --http ADDR             also serve the HTTP/JSON transport on host:port (port 0 = any free);
+                          prints `http listening on HOST:PORT` after the gRPC line
   --tls-cert FILE --tls-key FILE --tls-ca FILE
                           serve TLS and require client certificates signed by the CA
   --token-file FILE       require `authorization: Bearer <token>` (default: $BLAZEN_PEER_TOKEN)
@@ -202,10 +243,27 @@ Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
 
 int Serve(const std::vector<std::string>& raw) {
   Args args(raw,
-            {"node-id",    "listen",          "tls-cert",           "tls-key",         "tls-ca",
-             "token-file", "max-concurrency", "max-queue",          "default-timeout", "ref-ttl",
-             "max-refs",   "host-ref-bytes",  "max-request-bytes",  "grace",           "gpu-device",
-             "gpu-budget", "embed-table",     "embed-table-tensor", "embed-vocab",     "embed-dim"},
+            {"node-id",
+             "listen",
+             "http",
+             "tls-cert",
+             "tls-key",
+             "tls-ca",
+             "token-file",
+             "max-concurrency",
+             "max-queue",
+             "default-timeout",
+             "ref-ttl",
+             "max-refs",
+             "host-ref-bytes",
+             "max-request-bytes",
+             "grace",
+             "gpu-device",
+             "gpu-budget",
+             "embed-table",
+             "embed-table-tensor",
+             "embed-vocab",
+             "embed-dim"},
             {"host-only"});
   if (args.help()) {
     std::fputs(kServeHelp, stdout);
@@ -215,6 +273,7 @@ int Serve(const std::vector<std::string>& raw) {
   blazen::server::PeerNodeOptions options;
   options.node_id = args.get("node-id").value_or("blazen-peer");
   options.listen_address = args.get("listen").value_or("127.0.0.1:50051");
+  options.http_listen_address = args.get("http");
   if (args.has("tls-cert") || args.has("tls-key") || args.has("tls-ca")) {
     options.tls = blazen::ValueOrThrow(blazen::LoadServerTls(
         args.required("tls-cert"), args.required("tls-key"), args.required("tls-ca")));
@@ -256,6 +315,11 @@ int Serve(const std::vector<std::string>& raw) {
       blazen::ValueOrThrow(blazen::server::PeerNode::Start(options));
   std::string host = options.listen_address.substr(0, options.listen_address.rfind(':'));
   std::printf("listening on %s:%d\n", host.c_str(), node->port());
+  if (options.http_listen_address) {
+    const std::string& http = *options.http_listen_address;
+    std::printf("http listening on %s:%d\n", http.substr(0, http.rfind(':')).c_str(),
+                node->http_port());
+  }
   std::fflush(stdout);
 
   std::thread watcher([&node, signals] {
@@ -311,19 +375,23 @@ int Invoke(const std::vector<std::string>& raw) {
   blazen::SubWorkflowRequest request = blazen::ValueOrThrow(
       blazen::MakeSubWorkflowRequest(args.required("workflow"), steps, input, timeout));
 
-  auto client = ConnectFrom(args);
+  auto print_event = [](const blazen::SubWorkflowEvent& e) {
+    json line = {{"event_type", e.event_type},
+                 {"step_id", e.step_id},
+                 {"timestamp_ms", e.timestamp_ms},
+                 {"data", blazen::ParseJson(e.data_json).value_or(json(e.data_json))}};
+    std::printf("%s\n", blazen::DumpJson(line).c_str());
+    std::fflush(stdout);
+  };
   blazen::SubWorkflowResponse response;
-  if (args.has("events")) {
-    response = client->StreamSubWorkflowEvents(request, [](const blazen::SubWorkflowEvent& e) {
-      json line = {{"event_type", e.event_type},
-                   {"step_id", e.step_id},
-                   {"timestamp_ms", e.timestamp_ms},
-                   {"data", blazen::ParseJson(e.data_json).value_or(json(e.data_json))}};
-      std::printf("%s\n", blazen::DumpJson(line).c_str());
-      std::fflush(stdout);
-    });
+  if (auto base_url = HttpBaseUrl(args)) {
+    auto client = HttpClientFrom(args, *base_url);
+    response = args.has("events") ? client->StreamSubWorkflowEvents(request, print_event)
+                                  : client->InvokeSubWorkflow(request);
   } else {
-    response = client->InvokeSubWorkflow(request);
+    auto client = ConnectFrom(args);
+    response = args.has("events") ? client->StreamSubWorkflowEvents(request, print_event)
+                                  : client->InvokeSubWorkflow(request);
   }
   json out;
   auto result = blazen::ResultValue(response);
@@ -391,13 +459,19 @@ int Deref(const std::vector<std::string>& raw) {
   }
   const blazen::Uuid key = RefArg(args, "deref");
   const std::optional<std::string> path = args.get("output");
-  auto client = ConnectFrom(args, [&](blazen::client::ClientOptions& options) {
-    if (args.has("parallel")) options.parallel_streams = args.number("parallel", 4);
-    if (!path) options.parallel_streams = 1;  // standard output is written in order
-    if (args.has("chunk-bytes")) {
-      options.chunk_bytes = static_cast<std::uint32_t>(args.number("chunk-bytes", 1u << 20));
-    }
-  });
+  std::unique_ptr<blazen::client::HttpPeerClient> http_client;
+  std::unique_ptr<blazen::client::BlazenPeerClient> client;
+  if (auto base_url = HttpBaseUrl(args)) {
+    http_client = HttpClientFrom(args, *base_url);
+  } else {
+    client = ConnectFrom(args, [&](blazen::client::ClientOptions& options) {
+      if (args.has("parallel")) options.parallel_streams = args.number("parallel", 4);
+      if (!path) options.parallel_streams = 1;  // standard output is written in order
+      if (args.has("chunk-bytes")) {
+        options.chunk_bytes = static_cast<std::uint32_t>(args.number("chunk-bytes", 1u << 20));
+      }
+    });
+  }
   const auto started = std::chrono::steady_clock::now();
   const bool show_progress = !args.has("no-progress") && isatty(STDERR_FILENO) == 1;
   auto progress = [&](const blazen::client::DerefProgress& p) {
@@ -413,13 +487,17 @@ int Deref(const std::vector<std::string>& raw) {
                  HumanBytes(static_cast<double>(p.total)).c_str(),
                  HumanBytes(secs > 0 ? static_cast<double>(p.received) / secs : 0).c_str());
   };
+  auto deref_to = [&](blazen::client::DerefSink& sink) {
+    return http_client ? http_client->DerefTo(key, sink, progress)
+                       : client->DerefTo(key, sink, progress);
+  };
   blazen::client::DerefResult result;
   if (path) {
     blazen::client::FileSink sink(*path);
-    result = client->DerefTo(key, sink, progress);
+    result = deref_to(sink);
   } else {
     SequentialSink sink(stdout);
-    result = client->DerefTo(key, sink, progress);
+    result = deref_to(sink);
   }
   if (show_progress) std::fputc('\n', stderr);
   std::fprintf(stderr, "%s: %llu bytes, type %s, %d stream(s), %d resume(s)\n",
@@ -438,7 +516,14 @@ int Release(const std::vector<std::string>& raw) {
     return 0;
   }
   const blazen::Uuid key = RefArg(args, "release");
-  const bool released = ConnectFrom(args)->ReleaseSessionRef(key);
+  bool released = false;
+  if (auto base_url = HttpBaseUrl(args)) {
+    blazen::ReleaseRequest request;
+    request.ref_uuid = key;
+    released = HttpClientFrom(args, *base_url)->ReleaseSessionRef(request).released;
+  } else {
+    released = ConnectFrom(args)->ReleaseSessionRef(key);
+  }
   std::printf("%s\n", released ? "released" : "not found");
   return released ? 0 : 1;
 }
@@ -450,6 +535,7 @@ int ReleaseScope(const std::vector<std::string>& raw) {
     return 0;
   }
   if (args.positionals().size() != 1) throw UsageError("release-scope needs one PARENT_RUN_ID");
+  RequireGrpc(args, "release-scope");
   std::printf("%llu\n", static_cast<unsigned long long>(
                             ConnectFrom(args)->ReleaseScope(args.positionals()[0])));
   return 0;
@@ -461,6 +547,7 @@ int Describe(const std::vector<std::string>& raw) {
     std::printf("usage: blazen-peer describe --peer URL\n%s", kClientHelp);
     return 0;
   }
+  RequireGrpc(args, "describe");
   const blazen::client::PeerDescription d = ConnectFrom(args)->DescribePeer();
   json out;
   out["node_id"] = d.node_id;

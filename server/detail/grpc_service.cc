@@ -72,6 +72,20 @@ Status EncodeInto(const T& value, pb::PostcardResponse* response) {
   return Status::Ok();
 }
 
+constexpr std::string_view kTransport = "grpc";
+
+void RecordInvocation(const ServiceOptions& options, Clock::time_point started,
+                      const Status& status, const SubWorkflowResponse* response) {
+  if (options.metrics) {
+    options.metrics->RecordInvocation(kTransport, Metrics::OutcomeOf(status, response),
+                                      Clock::now() - started);
+  }
+}
+
+void AddDerefBytes(const std::shared_ptr<Metrics>& metrics, std::uint64_t bytes) {
+  if (metrics) metrics->AddDerefBytes(kTransport, bytes);
+}
+
 // --- Protobuf wire helpers for the raw (ByteBuffer) methods -----------------------------------
 
 void AppendVarint(std::string& out, std::uint64_t v) {
@@ -300,6 +314,7 @@ struct DerefStream::State : std::enable_shared_from_this<State> {
   std::uint32_t chunk = 0;
   std::size_t max_buffers = 0;
   std::size_t allocated = 0;
+  std::shared_ptr<Metrics> metrics;
   std::vector<std::unique_ptr<std::uint8_t[]>> free_buffers;
   grpc::ByteBuffer current;
   bool sent_any = false;
@@ -374,6 +389,7 @@ struct DerefStream::State : std::enable_shared_from_this<State> {
     grpc::Slice slices[2] = {grpc::Slice(header),
                              grpc::Slice(hold->buffer.get(), n, &State::ReturnBuffer, hold)};
     current = grpc::ByteBuffer(slices, 2);
+    AddDerefBytes(metrics, n);
     next += n;
     sent_any = true;
     writing = true;
@@ -458,12 +474,14 @@ grpc::ServerUnaryReactor* BlazenPeerService::InvokeSubWorkflow(grpc::CallbackSer
   try {
     if (Status st = Authorize(options_, context); !st.ok()) {
       BLAZEN_LOG_WARN("[{}] invoke from {} rejected: {}", options_.node_id, caller, st.message());
+      RecordInvocation(options_, started, st, nullptr);
       Reply(context, reactor, st);
       return reactor;
     }
     Result<SubWorkflowRequest> decoded =
         DecodeSubWorkflowRequest(AsBytes(request->postcard_payload()));
     if (!decoded.ok()) {
+      RecordInvocation(options_, started, decoded.status(), nullptr);
       Reply(context, reactor, decoded.status());
       return reactor;
     }
@@ -474,9 +492,10 @@ grpc::ServerUnaryReactor* BlazenPeerService::InvokeSubWorkflow(grpc::CallbackSer
     invocation.allow_inline = true;  // the completion below only encodes and finishes the call
     Status started_run = engine_->InvokeAsync(
         *decoded, std::move(invocation),
-        [context, reactor, response, started, workflow, steps, node_id,
+        [this, context, reactor, response, started, workflow, steps, node_id,
          caller](SubWorkflowResponse result) {
           const Status st = EncodeInto(result, response);
+          RecordInvocation(options_, started, st, &result);
           const auto ms =
               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
           BLAZEN_LOG_INFO("[{}] invoke workflow '{}' steps [{}] from {}: {} in {} ms", node_id,
@@ -487,6 +506,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::InvokeSubWorkflow(grpc::CallbackSer
     if (!started_run.ok()) {
       BLAZEN_LOG_INFO("[{}] invoke workflow '{}' steps [{}] from {}: {}", options_.node_id,
                       workflow, steps, caller, started_run.ToString());
+      RecordInvocation(options_, started, started_run, nullptr);
       Reply(context, reactor, started_run);
     }
   } catch (const std::exception& e) {
@@ -507,7 +527,12 @@ grpc::ServerWriteReactor<pb::PostcardResponse>* BlazenPeerService::StreamSubWork
   auto token = std::make_shared<CancellationToken>();
   std::shared_ptr<EventStream> stream = EventStream::Create(token);
   InvocationOptions options = OptionsFromMetadata(context, token);
-  options.on_event = [stream](const SubWorkflowEvent& event) {
+  const auto started = Clock::now();
+  options.on_event = [stream, metrics = options_.metrics, started](const SubWorkflowEvent& event) {
+    if (event.response && metrics) {
+      metrics->RecordInvocation(kTransport, Metrics::OutcomeOf(Status::Ok(), &*event.response),
+                                Clock::now() - started);
+    }
     Result<ByteVector> bytes = EncodePostcard(event);
     if (!bytes.ok()) {
       stream->FinishWith(Status::Internal("postcard encode failed: " + bytes.status().message()));
@@ -517,10 +542,11 @@ grpc::ServerWriteReactor<pb::PostcardResponse>* BlazenPeerService::StreamSubWork
     item.set_postcard_payload(bytes->data(), bytes->size());
     stream->Push(std::move(item), /*last=*/event.response.has_value());
   };
-  Status started = engine_->InvokeAsync(*decoded, std::move(options), [](SubWorkflowResponse) {});
-  if (!started.ok()) {
-    grpc_util::AddErrorKindTrailer(*context, started);
-    stream->FinishWith(started);
+  Status run = engine_->InvokeAsync(*decoded, std::move(options), [](SubWorkflowResponse) {});
+  if (!run.ok()) {
+    RecordInvocation(options_, started, run, nullptr);
+    grpc_util::AddErrorKindTrailer(*context, run);
+    stream->FinishWith(run);
   }
   return stream.get();
 }
@@ -563,6 +589,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::DerefSessionRef(grpc::CallbackServe
     header.push_back(0x0A);
     AppendVarint(header, postcard_header.size() + payload->size());
     header += postcard_header;
+    AddDerefBytes(options_.metrics, payload->size());
     grpc::Slice slices[2] = {grpc::Slice(header), OwnedSlice(payload)};
     *response = grpc::ByteBuffer(slices, 2);
     reactor->Finish(grpc::Status::OK);
@@ -625,6 +652,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* BlazenPeerService::DerefSessionRefSt
                                  chunk, options_.stream_buffers);
   std::shared_ptr<DerefStream::State> state = stream->state();
   std::lock_guard lock(state->mu);
+  state->metrics = options_.metrics;
   state->PumpLocked();
   return stream;
 }

@@ -15,6 +15,7 @@
 #include "core/engine.h"
 #include "core/session_ref.h"
 #include "gpu/runtime.h"
+#include "server/metrics.h"
 
 namespace blazen::server::detail {
 
@@ -26,6 +27,8 @@ struct ServiceOptions {
   std::size_t stream_buffers = 4;
   /// The node's GPU runtime (reported by DescribePeer); may be null.
   std::shared_ptr<gpu::GpuRuntime> runtime;
+  /// Where invocations and deref bytes are counted (transport "grpc"); may be null.
+  std::shared_ptr<Metrics> metrics;
 };
 
 using ServiceBase = peer::v1::BlazenPeer::WithRawCallbackMethod_DerefSessionRef<

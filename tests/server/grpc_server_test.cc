@@ -251,6 +251,38 @@ TEST(GrpcServerTest, EventStreamEndsWithTheResponse) {
   EXPECT_EQ(bad->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST(GrpcServerTest, MetricsCountGrpcInvocationsAndDerefBytes) {
+  auto node = StartNode();
+  auto stub = StubFor(*node);
+  ASSERT_TRUE(Invoke(*stub, InvokeEnvelope({"blazen::echo"}, 1)).status.ok());
+  ASSERT_TRUE(Invoke(*stub, InvokeEnvelope({"blazen::fail"}, json::object())).status.ok());
+  EXPECT_EQ(Invoke(*stub, InvokeEnvelope({"nope::step"}, 1)).status.error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  const Uuid key = MakeBlob(*stub, 5000);
+  grpc::ClientContext ctx;
+  pb::PostcardResponse out;
+  ASSERT_TRUE(
+      stub->DerefSessionRef(&ctx, Envelope(EncodePostcard(DerefRequest{1, key}).value()), &out)
+          .ok());
+  ASSERT_TRUE(StreamDeref(*stub, key.ToString(), 1000).status.ok());
+  grpc::ClientContext events_ctx;
+  auto reader = stub->StreamSubWorkflowEvents(&events_ctx, InvokeEnvelope({"blazen::echo"}, 2));
+  pb::PostcardResponse item;
+  while (reader->Read(&item)) {
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+
+  EXPECT_EQ(node->metrics().invocations("grpc", "ok"), 3u);  // echo, blob, streamed echo
+  EXPECT_EQ(node->metrics().invocations("grpc", "workflow_error"), 1u);
+  EXPECT_EQ(node->metrics().invocations("grpc", "not_found"), 1u);
+  EXPECT_EQ(node->metrics().invocations("http", "ok"), 0u);
+  const std::string text = node->metrics().Render(node->session_refs(), &node->gpu_runtime());
+  // 5000 bytes unary + 4000 streamed from offset 1000.
+  EXPECT_NE(text.find("blazen_peer_deref_bytes_total{transport=\"grpc\"} 9000\n"),
+            std::string::npos)
+      << text;
+}
+
 // --- Streaming deref -----------------------------------------------------------------------------
 
 TEST(GrpcServerTest, StreamDerefChunksRangesAndErrors) {

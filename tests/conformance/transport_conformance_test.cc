@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: Apache-2.0
+// One contract suite for every transport: the same cases and the same expected outcomes (results,
+// PeerError types and codes) over gRPC (BlazenPeerClient) and HTTP/JSON (HttpPeerClient), against
+// one in-process peer that serves both.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/deref_sink.h"
+#include "client/http_client.h"
+#include "client/peer_client.h"
+#include "core/builtin_steps.h"
+#include "core/json.h"
+#include "core/json_codec.h"
+#include "core/peer_error.h"
+#include "server/peer_node.h"
+
+namespace blazen {
+namespace {
+
+using client::DerefResult;
+using client::HostBufferSink;
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr const char* kToken = "conformance-token";
+
+enum class Kind { kGrpc, kHttp };
+
+// What the suite needs of a transport; one small adapter per client.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual SubWorkflowResponse Invoke(const SubWorkflowRequest& request) = 0;
+  virtual SubWorkflowResponse Stream(const SubWorkflowRequest& request,
+                                     const std::function<void(const SubWorkflowEvent&)>& fn) = 0;
+  virtual ByteVector Deref(const Uuid& ref) = 0;
+  virtual DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) = 0;
+  virtual bool Release(const Uuid& ref) = 0;
+};
+
+class GrpcTransport final : public Transport {
+ public:
+  GrpcTransport(const server::PeerNode& node, std::optional<std::string> token) {
+    client::ClientOptions options;
+    options.token = std::move(token);
+    options.token_from_env = false;
+    client_ = client::BlazenPeerClient::Connect(node.endpoint(), "conformance", options);
+  }
+  SubWorkflowResponse Invoke(const SubWorkflowRequest& r) override {
+    return client_->InvokeSubWorkflow(r);
+  }
+  SubWorkflowResponse Stream(const SubWorkflowRequest& r,
+                             const std::function<void(const SubWorkflowEvent&)>& fn) override {
+    return client_->StreamSubWorkflowEvents(r, fn);
+  }
+  ByteVector Deref(const Uuid& ref) override { return client_->DerefSessionRef(ref); }
+  DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) override {
+    return client_->DerefTo(ref, sink);
+  }
+  bool Release(const Uuid& ref) override { return client_->ReleaseSessionRef(ref); }
+
+ private:
+  std::unique_ptr<client::BlazenPeerClient> client_;
+};
+
+class HttpTransport final : public Transport {
+ public:
+  HttpTransport(const server::PeerNode& node, std::optional<std::string> token) {
+    client::HttpClientOptions options;
+    options.token = std::move(token);
+    options.token_from_env = false;
+    client_ = client::HttpPeerClient::NewHttp(node.http_endpoint() + "/", "conformance", options);
+  }
+  SubWorkflowResponse Invoke(const SubWorkflowRequest& r) override {
+    return client_->InvokeSubWorkflow(r);
+  }
+  SubWorkflowResponse Stream(const SubWorkflowRequest& r,
+                             const std::function<void(const SubWorkflowEvent&)>& fn) override {
+    return client_->StreamSubWorkflowEvents(r, fn);
+  }
+  ByteVector Deref(const Uuid& ref) override {
+    DerefRequest request;
+    request.ref_uuid = ref;
+    return client_->DerefSessionRef(request).payload;
+  }
+  DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) override {
+    return client_->DerefTo(ref, sink);
+  }
+  bool Release(const Uuid& ref) override {
+    ReleaseRequest request;
+    request.ref_uuid = ref;
+    return client_->ReleaseSessionRef(request).released;
+  }
+
+ private:
+  std::unique_ptr<client::HttpPeerClient> client_;
+};
+
+SubWorkflowRequest Request(std::vector<std::string> steps, const json& input) {
+  return MakeSubWorkflowRequest("conformance", std::move(steps), input, 30).value();
+}
+
+json ResultOf(const SubWorkflowResponse& response) {
+  EXPECT_FALSE(response.error.has_value()) << *response.error;
+  return ParseJson(response.result_json.value_or("null")).value();
+}
+
+void ExpectHostBlob(const std::vector<std::uint8_t>& bytes, std::size_t size) {
+  ASSERT_EQ(bytes.size(), size);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    ASSERT_EQ(bytes[i], HostBlobByte(i)) << "byte " << i;
+  }
+}
+
+class TransportConformanceTest : public ::testing::TestWithParam<Kind> {
+ protected:
+  static void SetUpTestSuite() {
+    spdlog::set_level(spdlog::level::warn);
+    server::PeerNodeOptions options;
+    options.node_id = "conformance-peer";
+    options.listen_address = "127.0.0.1:0";
+    options.http_listen_address = "127.0.0.1:0";
+    options.token = kToken;
+    Result<std::unique_ptr<server::PeerNode>> node = server::PeerNode::Start(std::move(options));
+    ASSERT_TRUE(node.ok()) << node.status();
+    node_ = std::move(node).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete node_;
+    node_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(node_, nullptr);
+    transport_ = Make(kToken);
+  }
+
+  static std::unique_ptr<Transport> Make(std::optional<std::string> token) {
+    if (GetParam() == Kind::kGrpc) return std::make_unique<GrpcTransport>(*node_, token);
+    return std::make_unique<HttpTransport>(*node_, token);
+  }
+
+  Uuid HostBlob(std::uint64_t bytes) {
+    const SubWorkflowResponse response =
+        transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", bytes}}));
+    EXPECT_EQ(response.remote_refs.size(), 1u);
+    return response.remote_refs.empty() ? Uuid() : response.remote_refs.begin()->first;
+  }
+
+  static server::PeerNode* node_;
+  std::unique_ptr<Transport> transport_;
+};
+
+server::PeerNode* TransportConformanceTest::node_ = nullptr;
+
+TEST_P(TransportConformanceTest, InvokeEchoReturnsTheInput) {
+  const json input = {{"hello", "world"}, {"n", 42}, {"list", {1, 2, 3}}};
+  const SubWorkflowResponse response = transport_->Invoke(Request({"blazen::echo"}, input));
+  EXPECT_EQ(response.envelope_version, kEnvelopeVersion);
+  EXPECT_EQ(ResultOf(response), input);
+  EXPECT_TRUE(response.remote_refs.empty());
+}
+
+TEST_P(TransportConformanceTest, StateIsExported) {
+  const SubWorkflowResponse response =
+      transport_->Invoke(Request({"blazen::state_set", "blazen::echo"}, {{"n", 42}, {"s", "x"}}));
+  EXPECT_EQ(ResultOf(response), json({{"n", 42}, {"s", "x"}}));
+  ASSERT_EQ(response.state_json.count("n"), 1u);
+  EXPECT_EQ(ParseJson(response.state_json.at("n")).value(), json(42));
+  EXPECT_EQ(ParseJson(response.state_json.at("s")).value(), json("x"));
+}
+
+TEST_P(TransportConformanceTest, DefaultWorkflowRunsWithoutStepIds) {
+  SubWorkflowRequest request = Request({}, {{"k", 1}});
+  request.workflow_name = "echo";
+  EXPECT_EQ(ResultOf(transport_->Invoke(request)), json({{"k", 1}}));
+}
+
+TEST_P(TransportConformanceTest, WorkflowFailureIsAResponseNotAnException) {
+  const SubWorkflowResponse response =
+      transport_->Invoke(Request({"blazen::fail"}, {{"message", "boom"}}));
+  ASSERT_TRUE(response.error.has_value());
+  EXPECT_THAT(*response.error, HasSubstr("boom"));
+  EXPECT_TRUE(response.remote_refs.empty());
+}
+
+TEST_P(TransportConformanceTest, UnknownStepIsUnknownStepError) {
+  try {
+    (void)transport_->Invoke(Request({"does_not_exist::step"}, json::object()));
+    FAIL() << "no exception";
+  } catch (const UnknownStepError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kNotFound);
+    EXPECT_THAT(e.message(), HasSubstr("unknown step id `does_not_exist::step`"));
+  }
+}
+
+TEST_P(TransportConformanceTest, NewerEnvelopeIsEnvelopeVersionError) {
+  SubWorkflowRequest request = Request({"blazen::echo"}, json::object());
+  request.envelope_version = kEnvelopeVersion + 1;
+  try {
+    (void)transport_->Invoke(request);
+    FAIL() << "no exception";
+  } catch (const EnvelopeVersionError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kFailedPrecondition);
+    EXPECT_THAT(e.message(), HasSubstr("envelope version 2 is newer than supported 1"));
+  }
+}
+
+TEST_P(TransportConformanceTest, OlderEnvelopeIsAccepted) {
+  SubWorkflowRequest request = Request({"blazen::echo"}, json(7));
+  request.envelope_version = 0;
+  EXPECT_EQ(ResultOf(transport_->Invoke(request)), json(7));
+}
+
+TEST_P(TransportConformanceTest, InputThatIsNotJsonIsInvalidArgumentError) {
+  SubWorkflowRequest request = Request({"blazen::echo"}, json::object());
+  request.input_json = "{not json";
+  try {
+    (void)transport_->Invoke(request);
+    FAIL() << "no exception";
+  } catch (const InvalidArgumentError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(e.message(), HasSubstr("invalid input JSON"));
+  }
+}
+
+TEST_P(TransportConformanceTest, UnknownRefIsNotFound) {
+  const Uuid missing = Uuid::NewV4();
+  try {
+    (void)transport_->Deref(missing);
+    FAIL() << "no exception";
+  } catch (const NotFoundError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kNotFound);
+    EXPECT_THAT(e.message(), HasSubstr("session ref " + missing.ToString() + " not found"));
+  }
+  HostBufferSink sink;
+  EXPECT_THROW((void)transport_->DerefTo(missing, sink), NotFoundError);
+  EXPECT_FALSE(transport_->Release(missing));
+}
+
+TEST_P(TransportConformanceTest, DerefAndReleaseRoundTrip) {
+  const Uuid ref = HostBlob(1000);
+  const SubWorkflowResponse described = transport_->Invoke(Request({"blazen::echo"}, json(1)));
+  EXPECT_EQ(described.remote_refs.count(ref), 0u) << "another run's ref leaked into remote_refs";
+  ExpectHostBlob(transport_->Deref(ref), 1000);
+  ExpectHostBlob(transport_->Deref(ref), 1000);  // a deref does not consume the ref
+  EXPECT_TRUE(transport_->Release(ref));
+  EXPECT_FALSE(transport_->Release(ref));
+  EXPECT_THROW((void)transport_->Deref(ref), NotFoundError);
+}
+
+TEST_P(TransportConformanceTest, RemoteRefDescriptorNamesThePeer) {
+  const SubWorkflowResponse response =
+      transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", 10}}));
+  ASSERT_EQ(response.remote_refs.size(), 1u);
+  const auto& [key, descriptor] = *response.remote_refs.begin();
+  EXPECT_EQ(descriptor.origin_node_id, "conformance-peer");
+  EXPECT_EQ(descriptor.type_tag, "bytes");
+  EXPECT_GT(descriptor.created_at_epoch_ms, 1'600'000'000'000u);
+  EXPECT_TRUE(transport_->Release(key));
+}
+
+TEST_P(TransportConformanceTest, TokenMissingOrWrongIsUnauthenticated) {
+  const Uuid ref = HostBlob(16);
+  for (const std::optional<std::string>& token :
+       {std::optional<std::string>(), std::optional<std::string>("wrong")}) {
+    SCOPED_TRACE(token.value_or("(none)"));
+    std::unique_ptr<Transport> other = Make(token);
+    try {
+      (void)other->Invoke(Request({"blazen::echo"}, json::object()));
+      ADD_FAILURE() << "invoke: no exception";
+    } catch (const UnauthenticatedError& e) {
+      EXPECT_EQ(e.code(), StatusCode::kUnauthenticated);
+    }
+    EXPECT_THROW((void)other->Deref(ref), UnauthenticatedError);
+    HostBufferSink sink;
+    EXPECT_THROW((void)other->DerefTo(ref, sink), UnauthenticatedError);
+    EXPECT_THROW((void)other->Release(ref), UnauthenticatedError);
+  }
+  // The rejected release did not remove it; the right token does.
+  EXPECT_TRUE(transport_->Release(ref));
+}
+
+TEST_P(TransportConformanceTest, BigRefIsStreamedIntoASink) {
+  constexpr std::size_t kSize = (24u << 20) + 12345;  // not a multiple of any chunk size
+  const Uuid ref = HostBlob(kSize);
+  HostBufferSink sink;
+  const DerefResult result = transport_->DerefTo(ref, sink);
+  EXPECT_EQ(result.total_size, kSize);
+  EXPECT_EQ(result.type_tag, "bytes");
+  EXPECT_EQ(sink.type_tag(), "bytes");
+  EXPECT_EQ(result.resumes, 0);
+  ExpectHostBlob(sink.data(), kSize);
+  EXPECT_TRUE(transport_->Release(ref));
+}
+
+TEST_P(TransportConformanceTest, EmptyRefDerefs) {
+  const Uuid ref = HostBlob(0);
+  EXPECT_TRUE(transport_->Deref(ref).empty());
+  HostBufferSink sink;
+  EXPECT_EQ(transport_->DerefTo(ref, sink).total_size, 0u);
+  EXPECT_TRUE(sink.data().empty());
+  EXPECT_TRUE(transport_->Release(ref));
+}
+
+// Tensor refs are read through the value's reader (device memory on a GPU peer, the host fallback
+// here) by the unary and the streamed deref alike.
+TEST_P(TransportConformanceTest, TensorRefDerefsAsNpyOverBothPaths) {
+  const SubWorkflowResponse response =
+      transport_->Invoke(Request({"blazen::tensor_random"}, {{"shape", {300, 129}}, {"seed", 7}}));
+  ASSERT_FALSE(response.error.has_value()) << *response.error;
+  ASSERT_EQ(response.remote_refs.size(), 1u);
+  const auto& [ref, descriptor] = *response.remote_refs.begin();
+  EXPECT_EQ(descriptor.type_tag, "tensor.npy");
+  const ByteVector unary = transport_->Deref(ref);
+  ASSERT_GT(unary.size(), 300u * 129u * 4u);
+  EXPECT_EQ(std::string(unary.begin(), unary.begin() + 6), "\x93NUMPY");
+  HostBufferSink sink;
+  const DerefResult result = transport_->DerefTo(ref, sink);
+  EXPECT_EQ(result.type_tag, "tensor.npy");
+  EXPECT_EQ(sink.data(), unary);
+  EXPECT_TRUE(transport_->Release(ref));
+}
+
+TEST_P(TransportConformanceTest, EventStreamEndsWithTheFinalResponse) {
+  std::vector<SubWorkflowEvent> events;
+  const json input = {{"x", 1}};
+  const SubWorkflowResponse response =
+      transport_->Stream(Request({"blazen::echo"}, input),
+                         [&events](const SubWorkflowEvent& e) { events.push_back(e); });
+  EXPECT_EQ(ResultOf(response), input);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_FALSE(events.front().response.has_value());
+  ASSERT_TRUE(events.back().response.has_value());
+  EXPECT_EQ(*events.back().response, response);
+  EXPECT_EQ(events.back().event_type, "blazen::StopEvent");
+}
+
+TEST_P(TransportConformanceTest, EventStreamReportsProtocolErrorsAsExceptions) {
+  EXPECT_THROW((void)transport_->Stream(Request({"does_not_exist::step"}, json::object()),
+                                        [](const SubWorkflowEvent&) {}),
+               UnknownStepError);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, TransportConformanceTest,
+                         ::testing::Values(Kind::kGrpc, Kind::kHttp),
+                         [](const ::testing::TestParamInfo<Kind>& info) {
+                           return info.param == Kind::kGrpc ? "grpc" : "http";
+                         });
+
+}  // namespace
+}  // namespace blazen
