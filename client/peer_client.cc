@@ -144,6 +144,25 @@ grpc::ChannelArguments BaseChannelArgs() {
   return args;
 }
 
+// Ties one call to its CallOptions::cancel for the scope's lifetime (declare it after the
+// grpc::ClientContext it cancels, so that it unregisters first).
+class CancelScope {
+ public:
+  CancelScope(const std::shared_ptr<CallCancel>& cancel, std::function<void()> on_cancel)
+      : cancel_(cancel) {
+    if (cancel_) id_ = cancel_->Register(std::move(on_cancel));
+  }
+  ~CancelScope() {
+    if (cancel_) cancel_->Unregister(id_);
+  }
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+
+ private:
+  std::shared_ptr<CallCancel> cancel_;
+  std::uint64_t id_ = 0;
+};
+
 // Checks what a call would put into metadata (throws InvalidArgumentError).
 void ValidateCall(const CallOptions& call) {
   if (call.parent_run_id.has_value()) RequireMetadataSafe("parent_run_id", *call.parent_run_id);
@@ -210,6 +229,7 @@ struct ClientCore {
     ValidateCall(call);
     grpc::ClientContext context;
     Prepare(context, call, DeadlineFor(call));
+    const CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
     pb::PostcardResponse response;
     const grpc::Status status = (stub.get()->*rpc)(&context, ToEnvelope(payload), &response);
     if (!status.ok()) ThrowCallFailure(status, context);
@@ -241,6 +261,9 @@ class DerefOperation {
   DerefOperation& operator=(const DerefOperation&) = delete;
 
   ~DerefOperation() { JoinWorkers(); }
+
+  // Cancels every stream of the operation (CallOptions::cancel); Run then throws kCancelled.
+  void Cancel() { Fail(Status::Cancelled("deref cancelled by the caller")); }
 
   DerefResult Run() {
     try {
@@ -484,6 +507,35 @@ class DerefOperation {
 
 struct BlazenPeerClient::Impl : ClientCore {};
 
+// --- CallCancel ----------------------------------------------------------------------------------
+
+void CallCancel::Cancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cancelled_) return;
+  cancelled_ = true;
+  for (auto& [id, on_cancel] : callbacks_) on_cancel();
+}
+
+bool CallCancel::cancelled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cancelled_;
+}
+
+std::uint64_t CallCancel::Register(std::function<void()> on_cancel) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::uint64_t id = next_id_++;
+  // A call that starts after Cancel is cancelled before it goes out (TryCancel before the call
+  // starts makes gRPC cancel it as soon as it does).
+  if (cancelled_) on_cancel();
+  callbacks_.emplace(id, std::move(on_cancel));
+  return id;
+}
+
+void CallCancel::Unregister(std::uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  callbacks_.erase(id);
+}
+
 // --- BlazenPeerClient ----------------------------------------------------------------------------
 
 std::unique_ptr<BlazenPeerClient> BlazenPeerClient::Connect(const std::string& endpoint,
@@ -570,6 +622,7 @@ SubWorkflowResponse BlazenPeerClient::StreamSubWorkflowEvents(
   const ByteVector payload = ValueOrThrow(EncodePostcard(request));
   grpc::ClientContext context;
   impl_->Prepare(context, call, impl_->DeadlineFor(call));
+  const CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
   std::unique_ptr<grpc::ClientReader<pb::PostcardResponse>> reader =
       impl_->stub->StreamSubWorkflowEvents(&context, ToEnvelope(payload));
 
@@ -614,6 +667,7 @@ DerefResult BlazenPeerClient::DerefTo(const Uuid& ref, DerefSink& sink,
                                       const CallOptions& call) {
   ValidateCall(call);
   DerefOperation operation(*impl_, ref, sink, progress, call);
+  const CancelScope cancel_scope(call.cancel, [&operation] { operation.Cancel(); });
   return operation.Run();
 }
 
@@ -632,6 +686,7 @@ std::uint64_t BlazenPeerClient::ReleaseScope(const std::string& parent_run_id,
   request.set_parent_run_id(parent_run_id);
   grpc::ClientContext context;
   impl_->Prepare(context, call, impl_->DeadlineFor(call));
+  const CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
   pb::ReleaseScopeResponse response;
   const grpc::Status status = impl_->stub->ReleaseScope(&context, request, &response);
   if (!status.ok()) ThrowCallFailure(status, context);
@@ -645,6 +700,7 @@ PeerDescription BlazenPeerClient::DescribePeer(const CallOptions& call) {
   request.set_envelope_version(kEnvelopeVersion);
   grpc::ClientContext context;
   impl_->Prepare(context, call, impl_->DeadlineFor(call));
+  const CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
   pb::DescribePeerResponse response;
   const grpc::Status status = impl_->stub->DescribePeer(&context, request, &response);
   if (!status.ok()) ThrowCallFailure(status, context);

@@ -11,7 +11,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +55,33 @@ struct ClientOptions {
   int max_resume_attempts = 5;
 };
 
+/// Cancels client calls from another thread (e.g. when an asyncio awaitable wrapping a blocking
+/// call is cancelled). Share one between the CallOptions of the calls to cancel together. Calls
+/// registered when Cancel() runs are cancelled at once (grpc::ClientContext::TryCancel; a DerefTo
+/// stops every stream); calls that start after it are cancelled before they reach the wire. A
+/// cancelled call throws TransportError with code kCancelled. Thread-safe.
+class CallCancel {
+ public:
+  /// Cancels every registered call and every later one. Idempotent.
+  void Cancel();
+  /// True once Cancel() was called.
+  [[nodiscard]] bool cancelled() const;
+
+  /// Client use: runs `on_cancel` when Cancel() is called (at once, on this thread, when it already
+  /// was) until Unregister(id). `on_cancel` runs under an internal lock: it must be quick and must
+  /// not call back into this object. Returns the id for Unregister.
+  std::uint64_t Register(std::function<void()> on_cancel);
+  /// Client use: forgets a registration; after it returns, its callback is not running and never
+  /// runs.
+  void Unregister(std::uint64_t id);
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  std::uint64_t next_id_ = 0;
+  std::map<std::uint64_t, std::function<void()>> callbacks_;
+};
+
 /// Per-call settings. Plain value type.
 struct CallOptions {
   /// Deadline of this call (for DerefTo: of the whole transfer, resumes included); overrides
@@ -60,6 +89,8 @@ struct CallOptions {
   std::optional<std::chrono::milliseconds> deadline;
   /// Overrides ClientOptions::parent_run_id for this call.
   std::optional<std::string> parent_run_id;
+  /// When set, CallCancel::Cancel() on it cancels this call.
+  std::shared_ptr<CallCancel> cancel;
 };
 
 /// Progress of a DerefTo: bytes received so far and the payload size.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Runs every test from a fresh machine: installs the Debian packages, configures and builds the
-# project in build/ with warnings as errors, runs the whole ctest suite (GPU tests skip themselves
-# when no device is visible), then rebuilds the wire-protocol suite under AddressSanitizer +
-# UndefinedBehaviorSanitizer in build-asan/ and runs it (set BLAZEN_SKIP_SANITIZERS=1 to skip).
+# project in build/ with warnings as errors (Python module blazen._native included), runs the
+# whole ctest suite (GPU tests skip themselves when no device is visible; label "python" is the
+# pytest suite of the `blazen` package), then rebuilds the wire-protocol suite under
+# AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs it (set
+# BLAZEN_SKIP_SANITIZERS=1 to skip).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,7 +13,7 @@ bash scripts/setup.sh
 JOBS=${BLAZEN_JOBS:-$(nproc)}
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBLAZEN_WERROR=ON \
-  -DBLAZEN_BUILD_TESTS=ON
+  -DBLAZEN_BUILD_TESTS=ON -DBLAZEN_BUILD_PYTHON=ON
 cmake --build build -j "$JOBS"
 ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 600
 

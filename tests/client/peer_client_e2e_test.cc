@@ -411,6 +411,34 @@ TEST_F(PeerClientTest, DeadlineIsDeadlineExceededError) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
+TEST_F(PeerClientTest, CallCancelStopsCallsInFlightAndLaterOnes) {
+  CallOptions call;
+  call.cancel = std::make_shared<CallCancel>();
+  const auto start = std::chrono::steady_clock::now();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(200ms);
+    call.cancel->Cancel();
+  });
+  try {
+    (void)client_->InvokeSubWorkflow(Request({"blazen::sleep"}, {{"seconds", 20}}), call);
+    ADD_FAILURE() << "a cancelled call returned";
+  } catch (const TransportError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kCancelled) << e.what();
+  }
+  canceller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_TRUE(call.cancel->cancelled());
+  // Already cancelled: a new call never reaches the peer; one without the token still works.
+  EXPECT_THROW((void)client_->InvokeSubWorkflow(Request({"blazen::echo"}, 1), call),
+               TransportError);
+  EXPECT_EQ(ResultOf(client_->InvokeSubWorkflow(Request({"blazen::echo"}, 1))), json(1));
+  // The peer's run saw the cancellation and ended.
+  for (int i = 0; i < 500 && node_->engine().active_runs() != 0; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(node_->engine().active_runs(), 0u);
+}
+
 TEST(PeerClientTokenTest, TokenIsRequiredAndChecked) {
   server::PeerNodeOptions options;
   options.token = "s3cret-token";
