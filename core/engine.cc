@@ -411,7 +411,7 @@ Status Engine::InvokeAsync(const SubWorkflowRequest& request, InvocationOptions 
           ? std::chrono::seconds(static_cast<std::int64_t>(std::min<std::uint64_t>(
                 *request.timeout_secs, static_cast<std::uint64_t>(options_.max_timeout.count()))))
           : options_.default_timeout;
-  run->run_id = Uuid::NewV4().ToString();
+  run->run_id = Uuid::NewV4Fast().ToString();  // grants nothing: no CSPRNG needed
   run->workflow_name = request.workflow_name;
   run->input = std::move(*input);
   run->timeout_secs = static_cast<std::uint64_t>(timeout.count());

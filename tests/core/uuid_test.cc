@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "tests/testing/status_matchers.h"
 
@@ -52,6 +54,27 @@ TEST(UuidTest, NewV4IsRandomVersion4Rfc4122) {
     EXPECT_EQ(back, u);
   }
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(UuidTest, NewV4FastIsVersion4AndUniqueAcrossThreads) {
+  constexpr int kPerThread = 20000;
+  std::vector<std::vector<Uuid>> made(4);
+  std::vector<std::thread> threads;
+  for (auto& out : made) {
+    threads.emplace_back([&out] {
+      for (int i = 0; i < kPerThread; ++i) out.push_back(Uuid::NewV4Fast());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::set<Uuid> seen;
+  for (const auto& out : made) {
+    for (const Uuid& u : out) {
+      ASSERT_EQ(u.version(), 4);
+      ASSERT_EQ(u.bytes()[8] & 0xC0, 0x80);
+      seen.insert(u);
+    }
+  }
+  EXPECT_EQ(seen.size(), 4u * kPerThread);  // per-thread seeds differ
 }
 
 TEST(UuidTest, FromBytesRequiresSixteen) {
