@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -227,13 +228,70 @@ T Decoded(Result<T> result) {
 
 }  // namespace
 
+using Clock = std::chrono::steady_clock;
+
+// One call's CallOptions at work: its deadline, its parent run id, and its cancellation, which
+// closes the call's connection (httplib's stop() is the one thread-safe way to interrupt it).
+class CallScope {
+ public:
+  explicit CallScope(const CallOptions& call)
+      : call_(call),
+        deadline_(call.deadline ? std::optional(Clock::now() + *call.deadline) : std::nullopt) {
+    if (call_.parent_run_id) CheckHeaderValue("parent run id", *call_.parent_run_id);
+    if (call_.cancel && call_.cancel->cancelled()) ThrowPeerError(Cancelled());
+  }
+  ~CallScope() {
+    if (registered_) call_.cancel->Unregister(id_);
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+  // Makes Cancel() stop `client` until the next Watch or the end of the scope.
+  void Watch(httplib::ClientImpl& client) {
+    if (!call_.cancel) return;
+    if (registered_) call_.cancel->Unregister(id_);
+    id_ = call_.cancel->Register([&client] { client.stop(); });
+    registered_ = true;
+  }
+
+  // `fallback`, shortened to what is left of the deadline (at least 1 ms).
+  std::chrono::milliseconds Timeout(std::chrono::milliseconds fallback) const {
+    if (!deadline_) return fallback;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now());
+    return std::clamp(left, std::chrono::milliseconds(1), fallback);
+  }
+
+  // Throws for a cancelled call or a passed deadline (checked after a failed request, so that its
+  // cause is reported rather than the transport error it produced).
+  void ThrowIfInterrupted(const std::string& what) const {
+    if (call_.cancel && call_.cancel->cancelled()) ThrowPeerError(Cancelled());
+    // httplib's timeouts may fire a few milliseconds before the deadline they were cut to.
+    if (deadline_ && Clock::now() + std::chrono::milliseconds(50) >= *deadline_) {
+      ThrowPeerError(Status::DeadlineExceeded(
+          what + ": deadline of " + std::to_string(call_.deadline->count()) + " ms exceeded"));
+    }
+  }
+
+  const std::optional<std::string>& parent_run_id() const { return call_.parent_run_id; }
+
+ private:
+  static Status Cancelled() { return Status::Cancelled("call cancelled by the caller"); }
+
+  const CallOptions& call_;
+  const std::optional<Clock::time_point> deadline_;
+  bool registered_ = false;
+  std::uint64_t id_ = 0;
+};
+
 struct HttpPeerClient::Impl {
   std::string base_url;
   std::string node_id;
   HttpClientOptions options;
   ParsedUrl url;
 
-  std::unique_ptr<httplib::ClientImpl> NewConnection(std::chrono::milliseconds read_timeout) const {
+  std::unique_ptr<httplib::ClientImpl> NewConnection(std::chrono::milliseconds read_timeout,
+                                                     CallScope& scope) const {
     std::unique_ptr<httplib::ClientImpl> client;
     if (url.tls) {
       auto ssl = std::make_unique<httplib::SSLClient>(url.host, url.port);
@@ -243,27 +301,34 @@ struct HttpPeerClient::Impl {
     } else {
       client = std::make_unique<httplib::ClientImpl>(url.host, url.port);
     }
-    client->set_connection_timeout(options.connect_timeout);
-    client->set_read_timeout(read_timeout);
-    client->set_write_timeout(options.read_timeout);
+    client->set_connection_timeout(scope.Timeout(options.connect_timeout));
+    client->set_read_timeout(scope.Timeout(read_timeout));
+    client->set_write_timeout(scope.Timeout(options.read_timeout));
     client->set_keep_alive(false);
     client->set_tcp_nodelay(true);  // headers and body go out in separate writes
+    scope.Watch(*client);
     return client;
   }
 
-  httplib::Headers Headers() const {
+  httplib::Headers Headers(const CallScope& scope) const {
     httplib::Headers headers = {{"X-Blazen-Peer-Node-Id", node_id}};
     if (options.token) headers.emplace("Authorization", "Bearer " + *options.token);
-    if (options.parent_run_id) headers.emplace("X-Blazen-Parent-Run-Id", *options.parent_run_id);
+    const std::optional<std::string>& parent =
+        scope.parent_run_id() ? scope.parent_run_id() : options.parent_run_id;
+    if (parent) headers.emplace("X-Blazen-Parent-Run-Id", *parent);
     return headers;
   }
 
   // POSTs `body` to `route` and returns the 2xx response body; throws the mapped PeerError.
   std::string Post(const std::string& route, const std::string& body,
-                   std::chrono::milliseconds read_timeout) const {
-    auto client = NewConnection(read_timeout);
-    httplib::Result result = client->Post(url.prefix + route, Headers(), body, kJson);
-    if (!result) ThrowPeerError(TransportFailure(result.error(), "POST " + route));
+                   std::chrono::milliseconds read_timeout, const CallOptions& call) const {
+    CallScope scope(call);
+    auto client = NewConnection(read_timeout, scope);
+    httplib::Result result = client->Post(url.prefix + route, Headers(scope), body, kJson);
+    if (!result) {
+      scope.ThrowIfInterrupted("POST " + route);
+      ThrowPeerError(TransportFailure(result.error(), "POST " + route));
+    }
     if (result->status < 200 || result->status >= 300) {
       ThrowPeerError(StatusFromHttp(result->status, route, result->body));
     }
@@ -292,7 +357,8 @@ std::unique_ptr<HttpPeerClient> HttpPeerClient::NewHttp(std::string base_url, st
   return std::unique_ptr<HttpPeerClient>(new HttpPeerClient(std::move(impl)));
 }
 
-SubWorkflowResponse HttpPeerClient::InvokeSubWorkflow(const SubWorkflowRequest& request) {
+SubWorkflowResponse HttpPeerClient::InvokeSubWorkflow(const SubWorkflowRequest& request,
+                                                      const CallOptions& call) {
   std::chrono::milliseconds read_timeout = impl_->options.read_timeout;
   if (request.timeout_secs) {
     const auto wanted = std::chrono::seconds(std::min<std::uint64_t>(*request.timeout_secs,
@@ -302,32 +368,36 @@ SubWorkflowResponse HttpPeerClient::InvokeSubWorkflow(const SubWorkflowRequest& 
   }
   const std::string body = Decoded(EncodeJson(request));
   return Decoded(DecodeSubWorkflowResponseJson(
-      impl_->Post("/v1/peer/invoke_sub_workflow", body, read_timeout)));
+      impl_->Post("/v1/peer/invoke_sub_workflow", body, read_timeout, call)));
 }
 
-DerefResponse HttpPeerClient::DerefSessionRef(const DerefRequest& request) {
+DerefResponse HttpPeerClient::DerefSessionRef(const DerefRequest& request,
+                                              const CallOptions& call) {
   const std::string body = Decoded(EncodeJson(request));
   return Decoded(DecodeDerefResponseJson(
-      impl_->Post("/v1/peer/deref_session_ref", body, impl_->options.read_timeout)));
+      impl_->Post("/v1/peer/deref_session_ref", body, impl_->options.read_timeout, call)));
 }
 
-ReleaseResponse HttpPeerClient::ReleaseSessionRef(const ReleaseRequest& request) {
+ReleaseResponse HttpPeerClient::ReleaseSessionRef(const ReleaseRequest& request,
+                                                  const CallOptions& call) {
   const std::string body = Decoded(EncodeJson(request));
   return Decoded(DecodeReleaseResponseJson(
-      impl_->Post("/v1/peer/release_session_ref", body, impl_->options.read_timeout)));
+      impl_->Post("/v1/peer/release_session_ref", body, impl_->options.read_timeout, call)));
 }
 
 DerefResult HttpPeerClient::DerefTo(const Uuid& ref, DerefSink& sink,
-                                    const std::function<void(const DerefProgress&)>& progress) {
+                                    const std::function<void(const DerefProgress&)>& progress,
+                                    const CallOptions& call) {
   const std::string route = "/v1/peer/refs/" + ref.ToString();
+  CallScope scope(call);
   DerefResult out;
   out.streams = 1;
   std::optional<std::uint64_t> total;
   std::uint64_t received = 0;
   int attempts_left = impl_->options.max_resume_attempts;
   for (;;) {
-    auto client = impl_->NewConnection(impl_->options.read_timeout);
-    httplib::Headers headers = impl_->Headers();
+    auto client = impl_->NewConnection(impl_->options.read_timeout, scope);
+    httplib::Headers headers = impl_->Headers(scope);
     if (received > 0) headers.emplace("Range", "bytes=" + std::to_string(received) + "-");
     int http_status = 0;
     std::string error_body;
@@ -398,6 +468,7 @@ DerefResult HttpPeerClient::DerefTo(const Uuid& ref, DerefSink& sink,
       ThrowPeerError(StatusFromHttp(http_status, route, error_body));
     }
     if (total && received == *total) break;
+    scope.ThrowIfInterrupted("GET " + route);  // never resume a cancelled or late call
     // The connection failed or the body ended early: resume when this attempt made progress.
     const bool progressed = received > received_before;
     if (!total || !progressed || attempts_left <= 0) {
@@ -413,20 +484,21 @@ DerefResult HttpPeerClient::DerefTo(const Uuid& ref, DerefSink& sink,
 }
 
 SubWorkflowResponse HttpPeerClient::StreamSubWorkflowEvents(
-    const SubWorkflowRequest& request,
-    const std::function<void(const SubWorkflowEvent&)>& on_event) {
+    const SubWorkflowRequest& request, const std::function<void(const SubWorkflowEvent&)>& on_event,
+    const CallOptions& call) {
   const std::string route = "/v1/peer/stream_sub_workflow_events";
+  CallScope scope(call);
   std::chrono::milliseconds read_timeout = impl_->options.read_timeout;
   if (request.timeout_secs) {
     read_timeout = std::max<std::chrono::milliseconds>(
         read_timeout,
         std::chrono::seconds(std::min<std::uint64_t>(*request.timeout_secs, 1u << 30) + 30));
   }
-  auto client = impl_->NewConnection(read_timeout);
+  auto client = impl_->NewConnection(read_timeout, scope);
   httplib::Request req;
   req.method = "POST";
   req.path = impl_->url.prefix + route;
-  req.headers = impl_->Headers();
+  req.headers = impl_->Headers(scope);
   req.headers.emplace("Content-Type", kJson);
   req.body = Decoded(EncodeJson(request));
   int http_status = 0;
@@ -481,6 +553,7 @@ SubWorkflowResponse HttpPeerClient::StreamSubWorkflowEvents(
     ThrowPeerError(StatusFromHttp(http_status, route, pending));
   }
   if (final_response) return std::move(*final_response);
+  scope.ThrowIfInterrupted("POST " + route);
   if (!sent) ThrowPeerError(TransportFailure(error, "POST " + route));
   ThrowPeerError(Status::DataLoss("event stream ended without a final response"));
 }

@@ -56,6 +56,11 @@ struct HttpClientOptions {
 /// ResourceExhaustedError (413, 429), DeadlineExceededError, EncodeError (a response body that does
 /// not decode), TransportError for connection failures (kUnavailable) and anything else.
 ///
+/// Every method takes CallOptions as BlazenPeerClient does: `deadline` bounds the whole call
+/// (DeadlineExceededError when it passes), `parent_run_id` overrides the client's, and `cancel`
+/// (CallCancel::Cancel from any thread) closes the call's connection at once, making the call
+/// throw TransportError with code kCancelled (a call started after Cancel never connects).
+///
 /// Thread safety: thread-safe.
 class HttpPeerClient {
  public:
@@ -77,15 +82,18 @@ class HttpPeerClient {
 
   /// POST /v1/peer/invoke_sub_workflow. As upstream, a workflow that ran and failed is not an
   /// exception: the response comes back with `error` set.
-  [[nodiscard]] SubWorkflowResponse InvokeSubWorkflow(const SubWorkflowRequest& request);
+  [[nodiscard]] SubWorkflowResponse InvokeSubWorkflow(const SubWorkflowRequest& request,
+                                                      const CallOptions& call = {});
 
   /// POST /v1/peer/deref_session_ref: the whole payload in one JSON response (an array of byte
   /// values, about 4 bytes of text per payload byte). Throws NotFoundError for an unknown ref. Use
   /// DerefTo for large payloads.
-  [[nodiscard]] DerefResponse DerefSessionRef(const DerefRequest& request);
+  [[nodiscard]] DerefResponse DerefSessionRef(const DerefRequest& request,
+                                              const CallOptions& call = {});
 
   /// POST /v1/peer/release_session_ref. `released` is false when the ref did not exist (any more).
-  [[nodiscard]] ReleaseResponse ReleaseSessionRef(const ReleaseRequest& request);
+  [[nodiscard]] ReleaseResponse ReleaseSessionRef(const ReleaseRequest& request,
+                                                  const CallOptions& call = {});
 
   /// GET /v1/peer/refs/{uuid}: streams the payload into `sink` with bounded memory. Calls
   /// `sink.Begin` once the response headers give the size and type tag, `sink.Write` in order as
@@ -97,7 +105,8 @@ class HttpPeerClient {
   /// range mismatch), the PeerError of a failed sink call, and any exception `progress` throws.
   /// The result reports `streams = 1` and the number of resumes.
   DerefResult DerefTo(const Uuid& ref, DerefSink& sink,
-                      const std::function<void(const DerefProgress&)>& progress = {});
+                      const std::function<void(const DerefProgress&)>& progress = {},
+                      const CallOptions& call = {});
 
   /// POST /v1/peer/stream_sub_workflow_events: calls `on_event` for each event of the run, in
   /// order, on the calling thread, and returns the final response (carried by the last line). An
@@ -105,7 +114,7 @@ class HttpPeerClient {
   /// propagates. Throws TransportError (kDataLoss) when the stream ends without a final response.
   [[nodiscard]] SubWorkflowResponse StreamSubWorkflowEvents(
       const SubWorkflowRequest& request,
-      const std::function<void(const SubWorkflowEvent&)>& on_event);
+      const std::function<void(const SubWorkflowEvent&)>& on_event, const CallOptions& call = {});
 
   /// This caller's node id, as given to NewHttp.
   [[nodiscard]] const std::string& node_id() const;

@@ -70,7 +70,9 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
     registry.max_bytes_per_location.try_emplace(impl->runtime->location(),
                                                 impl->runtime->budget_bytes());
   }
-  impl->refs = std::make_shared<SessionRefRegistry>(std::move(registry));
+  impl->refs = options.session_refs != nullptr
+                   ? options.session_refs
+                   : std::make_shared<SessionRefRegistry>(std::move(registry));
   EngineOptions engine_options = options.engine;
   engine_options.node_id = options.node_id;
   engine_options.services = impl->services;

@@ -55,6 +55,10 @@ struct PeerNodeOptions {
   /// Engine settings (its node_id and services are set by the node).
   EngineOptions engine;
   RegistryOptions registry;
+  /// When set, the node keeps its session refs in this registry (shared with the caller, e.g. a
+  /// Python `_SessionRegistryHandle`, which then sees every ref the node's runs create) instead of
+  /// creating one from `registry`; the given registry's own limits apply.
+  std::shared_ptr<SessionRefRegistry> session_refs;
 };
 
 /// A running peer. Thread-safe.

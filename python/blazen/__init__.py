@@ -703,8 +703,9 @@ class BlazenPeerServer:
         self._started = None  # asyncio.Event, made on the serving loop
 
     def with_session_refs(self, registry: "_SessionRegistryHandle | SessionRefRegistry") -> None:
-        """Links ``registry`` to this server: once it serves, the handle (and every registry view
-        made from it) sees the node's session refs."""
+        """Makes the server keep its session refs in ``registry`` (as upstream: the node adopts the
+        handle's registry), so the handle and every registry view made from it see the refs the
+        node's runs create, and refs already in it are served too."""
         if isinstance(registry, SessionRefRegistry):
             registry = registry.handle()
         if not isinstance(registry, _SessionRegistryHandle):
@@ -735,7 +736,8 @@ class BlazenPeerServer:
             node = await _async.submit(lambda _cancel: _native._PeerNode.start(
                 self._node_id, listen, self._tls, token if token else None, token is None,
                 self._http, self._worker_threads, self._default_timeout_secs,
-                self._shutdown_grace_secs))
+                self._shutdown_grace_secs,
+                self._handle._slot if self._handle is not None else None))
         except BaseException as exc:
             self._start_error = exc
             self._started.set()
@@ -743,8 +745,6 @@ class BlazenPeerServer:
         for name, steps in self._default_workflows.items():
             node.set_default_workflow(name, steps)
         self._node = node
-        if self._handle is not None:
-            node.bind_registry(self._handle._slot)
         self._started.set()
         waiting = _async.submit(lambda _cancel: node.wait())
         try:
@@ -946,15 +946,15 @@ class HttpPeerClient:
         native = self._native
         return _async.submit(lambda cancel: SubWorkflowResponse._from_native(native.invoke(
             request._workflow_name, request._step_ids, request._input_json,
-            request._timeout_secs)))
+            request._timeout_secs, cancel)))
 
     def deref_session_ref(self, request: DerefRequest):
         if not isinstance(request, DerefRequest):
             raise TypeError("request must be a DerefRequest")
         native = self._native
 
-        def call(_cancel: Any) -> DerefResponse:
-            envelope, payload = native.deref(request.ref_uuid)
+        def call(cancel: Any) -> DerefResponse:
+            envelope, payload = native.deref(request.ref_uuid, cancel)
             return DerefResponse(payload, envelope_version=envelope)
 
         return _async.submit(call)
@@ -964,8 +964,8 @@ class HttpPeerClient:
             raise TypeError("request must be a ReleaseRequest")
         native = self._native
 
-        def call(_cancel: Any) -> ReleaseResponse:
-            envelope, released = native.release(request.ref_uuid)
+        def call(cancel: Any) -> ReleaseResponse:
+            envelope, released = native.release(request.ref_uuid, cancel)
             return ReleaseResponse(released, envelope_version=envelope)
 
         return _async.submit(call)
@@ -979,8 +979,8 @@ class HttpPeerClient:
         target = os.fspath(path)
         native = self._native
 
-        def call(_cancel: Any) -> DerefFileResult:
-            total, tag, streams, resumes = native.deref_to_file(uuid, target)
+        def call(cancel: Any) -> DerefFileResult:
+            total, tag, streams, resumes = native.deref_to_file(uuid, target, cancel)
             return DerefFileResult(target, total, tag, streams, resumes)
 
         return _async.submit(call)

@@ -37,7 +37,7 @@ struct ClientBox {
     // Without the GIL (the destructor may wait for threads that need it), except during
     // interpreter shutdown, when no other thread may take it any more.
     if (client && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
-      py::gil_scoped_release release;
+      GilRelease release;  // parks instead of re-taking the GIL during shutdown
       client.reset();
     }
   }

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -74,16 +75,24 @@ std::string ParseUuidText(const std::string& text) {
 }
 
 unsigned long g_main_thread = 0;  // NOLINT: set once at import
+// Set by an atexit callback: interpreter shutdown has begun. atexit callbacks run before CPython
+// marks itself finalizing, while the main thread holds the GIL, so a thread that sees this flag
+// unset and then waits for the GIL either gets it before finalization or waits forever (it is
+// never ended with pthread_exit).
+std::atomic<bool> g_exiting{false};  // NOLINT: process-wide by nature
 
 }  // namespace
 
 void RecordMainThread() {
   g_main_thread =
       py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+  py::module_::import("atexit").attr("register")(
+      py::cpp_function([] { g_exiting.store(true, std::memory_order_seq_cst); }));
 }
 
 bool ExitingOffMainThread() {
-  return _Py_IsFinalizing() != 0 && PyThread_get_thread_ident() != g_main_thread;
+  const bool exiting = g_exiting.load(std::memory_order_seq_cst) || _Py_IsFinalizing() != 0;
+  return exiting && PyThread_get_thread_ident() != g_main_thread;
 }
 
 GilRelease::~GilRelease() noexcept(false) {

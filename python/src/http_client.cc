@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The HTTP/JSON client from Python: blocking calls that release the GIL. The Python package wraps
-// them as awaitables (HttpPeerClient); unlike the gRPC client, a cancelled awaitable does not
-// interrupt the HTTP request, whose result is dropped.
+// The HTTP/JSON client from Python: blocking calls that release the GIL and take a CallCancel,
+// which the Python package cancels when the awaitable wrapping the call (HttpPeerClient) is
+// cancelled: the call's connection is closed at once (the peer cancels an event stream's run; a
+// plain invoke's run goes on until it ends or reaches its deadline).
 
 #include "client/http_client.h"
 
@@ -35,7 +36,7 @@ struct HttpClientBox {
     // Without the GIL (the destructor may wait for threads that need it), except during
     // interpreter shutdown, when no other thread may take it any more.
     if (client && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
-      py::gil_scoped_release release;
+      GilRelease release;  // parks instead of re-taking the GIL during shutdown
       client.reset();
     }
   }
@@ -48,6 +49,12 @@ Uuid ParseRef(const std::string& text) {
                                "invalid UUID: " + uuid.status().message());
   }
   return *uuid;
+}
+
+client::CallOptions Call(const std::shared_ptr<client::CallCancel>& cancel) {
+  client::CallOptions call;
+  call.cancel = cancel;
+  return call;
 }
 
 }  // namespace
@@ -73,7 +80,8 @@ void BindHttpClient(py::module_& m) {
       .def(
           "invoke",
           [](HttpClientBox& box, std::string workflow_name, std::vector<std::string> step_ids,
-             std::string input_json, std::optional<std::uint64_t> timeout_secs) {
+             std::string input_json, std::optional<std::uint64_t> timeout_secs,
+             const std::shared_ptr<client::CallCancel>& cancel) {
             SubWorkflowRequest request;
             request.workflow_name = std::move(workflow_name);
             request.step_ids = std::move(step_ids);
@@ -82,54 +90,57 @@ void BindHttpClient(py::module_& m) {
             std::optional<SubWorkflowResponse> response;
             {
               GilRelease release;
-              response.emplace(box.client->InvokeSubWorkflow(request));
+              response.emplace(box.client->InvokeSubWorkflow(request, Call(cancel)));
             }
             return ResponseTuple(*response);
           },
           py::arg("workflow_name"), py::arg("step_ids"), py::arg("input_json"),
-          py::arg("timeout_secs"))
+          py::arg("timeout_secs"), py::arg("cancel") = nullptr)
       .def(
           "deref",
-          [](HttpClientBox& box, const std::string& ref) {
+          [](HttpClientBox& box, const std::string& ref,
+             const std::shared_ptr<client::CallCancel>& cancel) {
             DerefRequest request;
             request.ref_uuid = ParseRef(ref);
             DerefResponse response;
             {
               GilRelease release;
-              response = box.client->DerefSessionRef(request);
+              response = box.client->DerefSessionRef(request, Call(cancel));
             }
             return py::make_tuple(response.envelope_version,
                                   py::bytes(reinterpret_cast<const char*>(response.payload.data()),
                                             response.payload.size()));
           },
-          py::arg("ref"))
+          py::arg("ref"), py::arg("cancel") = nullptr)
       .def(
           "deref_to_file",
-          [](HttpClientBox& box, const std::string& ref, std::string path) {
+          [](HttpClientBox& box, const std::string& ref, std::string path,
+             const std::shared_ptr<client::CallCancel>& cancel) {
             const Uuid uuid = ParseRef(ref);
             client::DerefResult result;
             {
               GilRelease release;
               client::FileSink sink(std::move(path));
-              result = box.client->DerefTo(uuid, sink);
+              result = box.client->DerefTo(uuid, sink, {}, Call(cancel));
             }
             return py::make_tuple(result.total_size, result.type_tag, result.streams,
                                   result.resumes);
           },
-          py::arg("ref"), py::arg("path"))
+          py::arg("ref"), py::arg("path"), py::arg("cancel") = nullptr)
       .def(
           "release",
-          [](HttpClientBox& box, const std::string& ref) {
+          [](HttpClientBox& box, const std::string& ref,
+             const std::shared_ptr<client::CallCancel>& cancel) {
             ReleaseRequest request;
             request.ref_uuid = ParseRef(ref);
             ReleaseResponse response;
             {
               GilRelease release;
-              response = box.client->ReleaseSessionRef(request);
+              response = box.client->ReleaseSessionRef(request, Call(cancel));
             }
             return py::make_tuple(response.envelope_version, response.released);
           },
-          py::arg("ref"));
+          py::arg("ref"), py::arg("cancel") = nullptr);
 }
 
 }  // namespace blazen::python

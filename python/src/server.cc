@@ -36,7 +36,7 @@ struct NodeBox {
     // Without the GIL (the destructor may wait for threads that need it), except during
     // interpreter shutdown, when no other thread may take it any more.
     if (node && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
-      py::gil_scoped_release release;
+      GilRelease release;  // parks instead of re-taking the GIL during shutdown
       node.reset();
     }
   }
@@ -61,8 +61,9 @@ void BindServer(py::module_& m) {
              std::optional<std::string> token, bool token_from_env,
              std::optional<std::string> http_listen_address,
              std::optional<std::size_t> worker_threads, std::optional<double> default_timeout_s,
-             std::optional<double> shutdown_grace_s) {
+             std::optional<double> shutdown_grace_s, const RegistrySlot* registry) {
             PeerNodeOptions options;
+            if (registry != nullptr) options.session_refs = registry->get();
             options.node_id = std::move(node_id);
             options.listen_address = std::move(listen_address);
             options.tls = std::move(tls);
@@ -85,7 +86,8 @@ void BindServer(py::module_& m) {
           py::arg("node_id"), py::arg("listen_address"), py::arg("tls") = py::none(),
           py::arg("token") = py::none(), py::arg("token_from_env") = true,
           py::arg("http_listen_address") = py::none(), py::arg("worker_threads") = py::none(),
-          py::arg("default_timeout_s") = py::none(), py::arg("shutdown_grace_s") = py::none())
+          py::arg("default_timeout_s") = py::none(), py::arg("shutdown_grace_s") = py::none(),
+          py::arg("registry") = py::none())
       .def_property_readonly("port", [](const NodeBox& box) { return box.Get().port(); })
       .def_property_readonly("endpoint", [](const NodeBox& box) { return box.Get().endpoint(); })
       .def_property_readonly("http_port", [](const NodeBox& box) { return box.Get().http_port(); })

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client/deref_sink.h"
@@ -37,7 +38,8 @@ enum class Kind { kGrpc, kHttp };
 class Transport {
  public:
   virtual ~Transport() = default;
-  virtual SubWorkflowResponse Invoke(const SubWorkflowRequest& request) = 0;
+  virtual SubWorkflowResponse Invoke(const SubWorkflowRequest& request,
+                                     const client::CallOptions& call = {}) = 0;
   virtual SubWorkflowResponse Stream(const SubWorkflowRequest& request,
                                      const std::function<void(const SubWorkflowEvent&)>& fn) = 0;
   virtual ByteVector Deref(const Uuid& ref) = 0;
@@ -53,8 +55,9 @@ class GrpcTransport final : public Transport {
     options.token_from_env = false;
     client_ = client::BlazenPeerClient::Connect(node.endpoint(), "conformance", options);
   }
-  SubWorkflowResponse Invoke(const SubWorkflowRequest& r) override {
-    return client_->InvokeSubWorkflow(r);
+  SubWorkflowResponse Invoke(const SubWorkflowRequest& r,
+                             const client::CallOptions& call) override {
+    return client_->InvokeSubWorkflow(r, call);
   }
   SubWorkflowResponse Stream(const SubWorkflowRequest& r,
                              const std::function<void(const SubWorkflowEvent&)>& fn) override {
@@ -78,8 +81,9 @@ class HttpTransport final : public Transport {
     options.token_from_env = false;
     client_ = client::HttpPeerClient::NewHttp(node.http_endpoint() + "/", "conformance", options);
   }
-  SubWorkflowResponse Invoke(const SubWorkflowRequest& r) override {
-    return client_->InvokeSubWorkflow(r);
+  SubWorkflowResponse Invoke(const SubWorkflowRequest& r,
+                             const client::CallOptions& call) override {
+    return client_->InvokeSubWorkflow(r, call);
   }
   SubWorkflowResponse Stream(const SubWorkflowRequest& r,
                              const std::function<void(const SubWorkflowEvent&)>& fn) override {
@@ -347,6 +351,36 @@ TEST_P(TransportConformanceTest, EventStreamReportsProtocolErrorsAsExceptions) {
   EXPECT_THROW((void)transport_->Stream(Request({"does_not_exist::step"}, json::object()),
                                         [](const SubWorkflowEvent&) {}),
                UnknownStepError);
+}
+
+TEST_P(TransportConformanceTest, CancelledCallIsCancelledTransportErrorAndStopsTheRun) {
+  client::CallOptions call;
+  call.cancel = std::make_shared<client::CallCancel>();
+  const auto start = std::chrono::steady_clock::now();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    call.cancel->Cancel();
+  });
+  try {
+    (void)transport_->Invoke(Request({"blazen::sleep"}, {{"seconds", 20}}), call);
+    ADD_FAILURE() << "a cancelled call returned";
+  } catch (const TransportError& e) {
+    EXPECT_EQ(e.code(), StatusCode::kCancelled) << e.what();
+  }
+  canceller.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  // A call made with a cancelled token never starts.
+  EXPECT_THROW((void)transport_->Invoke(Request({"blazen::echo"}, 1), call), TransportError);
+  EXPECT_EQ(ResultOf(transport_->Invoke(Request({"blazen::echo"}, 1))), json(1));
+}
+
+TEST_P(TransportConformanceTest, CallDeadlineIsDeadlineExceededError) {
+  client::CallOptions call;
+  call.deadline = 300ms;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW((void)transport_->Invoke(Request({"blazen::sleep"}, {{"seconds", 20}}), call),
+               DeadlineExceededError);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, TransportConformanceTest,

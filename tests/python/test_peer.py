@@ -293,6 +293,29 @@ def test_cancelling_an_invoke_cancels_the_call_and_the_run():
     assert echoed == {"n": 1}
 
 
+def test_cancelling_an_http_call_closes_its_connection():
+    async def scenario():
+        async with served(http="127.0.0.1:0") as server:
+            client = blazen.HttpPeerClient.new_http(server.http_endpoint, "parent")
+            future = client.invoke_sub_workflow(
+                blazen.SubWorkflowRequest("s", step_ids=["blazen::sleep"], input={"seconds": 30}))
+            await asyncio.sleep(0.5)
+            started = time.monotonic()
+            future.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await future
+            # The worker thread's blocking HTTP request returned because its socket was closed.
+            finished = await asyncio.to_thread(future._blazen_finished.wait, 10)
+            elapsed = time.monotonic() - started
+            echoed = await client.invoke_sub_workflow(blazen.SubWorkflowRequest("echo",
+                                                                                input={"n": 2}))
+            return finished, elapsed, echoed.result_value()
+
+    finished, elapsed, echoed = run(scenario())
+    assert finished and elapsed < 10
+    assert echoed == {"n": 2}
+
+
 def test_calls_do_not_block_the_event_loop():
     async def scenario():
         async with served() as server:

@@ -350,6 +350,8 @@ def test_ref_lifetime_through_a_session_registry_handle():
         server.with_session_refs(registry.handle())
         task = asyncio.create_task(server.serve("127.0.0.1:0"))
         endpoint = await server.wait_serving()
+        # The node adopted the handle's registry (upstream's direction), not the other way round.
+        assert blazen._native.registry_same(registry._slot, server.session_refs()._slot)
         try:
             lifetimes = []
             for name in ("until_parent_finish", "until_explicit_drop"):
