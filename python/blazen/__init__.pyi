@@ -30,6 +30,7 @@ class PeerInvalidArgumentError(PeerError): ...
 class RefLifetime(enum.IntEnum):
     UntilContextDrop = 0
     UntilExplicitDrop = 1
+    UntilSnapshot = 2
     UntilParentFinish = 3
 
 @typing.final

@@ -17,11 +17,13 @@ namespace blazen::python {
 
 namespace py = pybind11;
 
-/// Python-side numbering of RefLifetime: upstream's integer values (UntilSnapshot = 2 is not
-/// supported by this peer). Unscoped so that members compare equal to ints, as upstream's enum.
+/// Python-side numbering of RefLifetime: upstream's integer values. UntilSnapshot exists for API
+/// compatibility; this peer has no snapshot walker, so inserting a ref with it is refused.
+/// Unscoped so that members compare equal to ints, as upstream's enum.
 enum PyRefLifetime : int {
   kPyUntilContextDrop = 0,
   kPyUntilExplicitDrop = 1,
+  kPyUntilSnapshot = 2,
   kPyUntilParentFinish = 3,
 };
 

@@ -48,6 +48,10 @@ RefLifetime ToCore(PyRefLifetime lifetime) {
       return RefLifetime::kUntilExplicitDrop;
     case kPyUntilParentFinish:
       return RefLifetime::kUntilParentFinish;
+    case kPyUntilSnapshot:
+      throw py::value_error(
+          "RefLifetime.UntilSnapshot is not supported by this peer (it keeps no workflow "
+          "snapshots); use UntilExplicitDrop and release the ref, or UntilParentFinish");
   }
   throw py::value_error("unsupported RefLifetime");
 }
@@ -70,6 +74,8 @@ void BindRegistry(py::module_& m) {
       .value("UntilContextDrop", kPyUntilContextDrop,
              "Purged when the run that created it ends (never listed in remote_refs).")
       .value("UntilExplicitDrop", kPyUntilExplicitDrop, "Purged only on release.")
+      .value("UntilSnapshot", kPyUntilSnapshot,
+             "Upstream's snapshot lifetime; refs cannot be created with it on this peer.")
       .value("UntilParentFinish", kPyUntilParentFinish,
              "Survives the run; purged on release, on release of its parent scope, or when idle "
              "past the peer's TTL.");

@@ -126,6 +126,7 @@ def test_registry_key():
 def test_ref_lifetime_enum():
     assert blazen.RefLifetime.UntilContextDrop == 0
     assert blazen.RefLifetime.UntilExplicitDrop == 1
+    assert blazen.RefLifetime.UntilSnapshot == 2
     assert blazen.RefLifetime.UntilParentFinish == 3
     assert len({blazen.RefLifetime.UntilContextDrop, blazen.RefLifetime.UntilParentFinish}) == 2
 

@@ -56,6 +56,12 @@ def _keep_context(ctx, event):
 
 
 def _bytes_refs(ctx, event):
+    try:
+        ctx.insert_bytes(b"x", "snap", blazen.RefLifetime.UntilSnapshot)
+        snapshot_refused = ""
+    except ValueError as exc:
+        snapshot_refused = str(exc)
+    ctx.state["snapshot_refused"] = snapshot_refused
     scratch = ctx.insert_bytes(b"temp", "scratch", blazen.RefLifetime.UntilContextDrop)
     kept = ctx.insert_bytes(b"\x00\x01keep", "my.Blob", blazen.RefLifetime.UntilExplicitDrop)
     return {"scratch": scratch, "kept": kept, "seen": ctx.read_ref(kept)[0]}
@@ -180,6 +186,7 @@ def test_python_step_byte_refs_follow_their_lifetimes():
     assert response.remote_refs()[result["kept"]].type_tag == "my.Blob"
     assert kept == b"\x00\x01keep"
     assert lifetime == blazen.RefLifetime.UntilExplicitDrop
+    assert "UntilSnapshot is not supported" in response.state_values()["snapshot_refused"]
 
 
 def test_embedding_ref_decodes_to_numpy_with_the_expected_shape(tmp_path):
