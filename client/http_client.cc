@@ -6,8 +6,6 @@
 #include "client/http_client.h"
 
 #include <httplib.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -16,6 +14,7 @@
 #include <utility>
 
 #include "core/auth.h"
+#include "core/detail/ssl_context.h"
 #include "core/envelope.h"
 #include "core/json.h"
 #include "core/json_codec.h"
@@ -97,52 +96,14 @@ void CheckHeaderValue(const std::string& what, const std::string& value) {
   }
 }
 
-std::string OpenSslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
-
 // Client identity (leaf, intermediates, key) on `ctx` and a CA store with only `tls.ca_pem`.
 Status ConfigureClientSsl(httplib::SSLClient& client, const ClientTlsConfig& tls) {
   SSL_CTX* ctx = client.ssl_context();
   if (ctx == nullptr) return Status(StatusCode::kInternal, "no SSL context", ErrorKind::kTls);
-  auto bio_of = [](const std::string& pem) {
-    return std::unique_ptr<BIO, decltype(&BIO_free)>(
-        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  };
-  auto chain = bio_of(tls.cert_chain_pem);
-  X509* leaf = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr);
-  if (leaf == nullptr || SSL_CTX_use_certificate(ctx, leaf) != 1) {
-    if (leaf != nullptr) X509_free(leaf);
-    return Status(StatusCode::kInvalidArgument,
-                  "cannot use client cert " + tls.cert_path + ": " + OpenSslError(),
-                  ErrorKind::kTls);
-  }
-  X509_free(leaf);
-  while (X509* extra = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr)) {
-    if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) X509_free(extra);
-  }
-  ERR_clear_error();
-  auto key_bio = bio_of(tls.private_key_pem);
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
-  const bool key_ok = key != nullptr && SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
-                      SSL_CTX_check_private_key(ctx) == 1;
-  if (key != nullptr) EVP_PKEY_free(key);
-  if (!key_ok) {
-    return Status(StatusCode::kInvalidArgument,
-                  "cannot use client key " + tls.key_path + ": " + OpenSslError(), ErrorKind::kTls);
-  }
+  BLAZEN_RETURN_IF_ERROR(detail::UseCertificateAndKey(
+      *ctx, "client", tls.cert_chain_pem, tls.cert_path, tls.private_key_pem, tls.key_path));
   X509_STORE* store = X509_STORE_new();
-  auto ca = bio_of(tls.ca_pem);
-  while (X509* cert = PEM_read_bio_X509(ca.get(), nullptr, nullptr, nullptr)) {
-    X509_STORE_add_cert(store, cert);
-    X509_free(cert);
-  }
-  ERR_clear_error();
+  detail::ForEachCertificate(tls.ca_pem, [store](X509* cert) { X509_STORE_add_cert(store, cert); });
   client.set_ca_cert_store(store);  // takes ownership
   return Status::Ok();
 }

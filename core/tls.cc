@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/detail/file_io.h"
+#include "core/detail/ssl_context.h"
 
 namespace blazen {
 namespace {
@@ -32,7 +33,6 @@ namespace {
 constexpr std::size_t kMaxPemFileBytes = 8 * 1024 * 1024;
 
 // At most this many queued OpenSSL errors go into one message.
-constexpr int kMaxReportedOpenSslErrors = 4;
 
 struct BioDeleter {
   void operator()(BIO* bio) const { BIO_free_all(bio); }
@@ -68,21 +68,6 @@ Status ReadPemFile(const std::string& path, std::string_view what, std::string& 
   return Status::Ok();
 }
 
-// Empties this thread's OpenSSL error queue and returns its first few entries joined with "; ",
-// or `fallback` when the queue was empty.
-std::string DrainOpenSslErrors(std::string_view fallback) {
-  std::string text;
-  int count = 0;
-  while (const unsigned long err = ERR_get_error()) {
-    if (count++ >= kMaxReportedOpenSslErrors) continue;
-    char buf[256];
-    ERR_error_string_n(err, buf, sizeof(buf));
-    if (!text.empty()) text += "; ";
-    text += buf;
-  }
-  return text.empty() ? std::string(fallback) : text;
-}
-
 // True when the most recent queued error is PEM's "no start line", i.e. the input ran out before
 // another "-----BEGIN" line: the normal end of a PEM file, or a file without any PEM block.
 bool LastErrorIsNoStartLine() {
@@ -92,7 +77,8 @@ bool LastErrorIsNoStartLine() {
 
 Result<BioPtr> NewMemBio(const std::string& pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (bio == nullptr) return Status::InvalidArgument(DrainOpenSslErrors("cannot allocate a BIO"));
+  if (bio == nullptr)
+    return Status::InvalidArgument(detail::DrainOpenSslErrors("cannot allocate a BIO"));
   return bio;
 }
 
@@ -118,7 +104,7 @@ Result<std::vector<X509Ptr>> ParseCertificates(const std::string& pem) {
         break;
       }
       return Status::InvalidArgument("PEM block " + std::to_string(block) + ": " +
-                                     DrainOpenSslErrors("malformed PEM block"));
+                                     detail::DrainOpenSslErrors("malformed PEM block"));
     }
     const std::string_view type(name.get());
     const bool trusted = type == PEM_STRING_X509_TRUSTED;
@@ -129,7 +115,7 @@ Result<std::vector<X509Ptr>> ParseCertificates(const std::string& pem) {
     const std::string where = "certificate " + std::to_string(certs.size() + 1) + " (PEM block " +
                               std::to_string(block) + "): ";
     if (cert == nullptr) {
-      return Status::InvalidArgument(where + DrainOpenSslErrors("malformed certificate"));
+      return Status::InvalidArgument(where + detail::DrainOpenSslErrors("malformed certificate"));
     }
     if (cursor != data.get() + length) {
       return Status::InvalidArgument(where + "trailing bytes after the certificate");
@@ -174,7 +160,8 @@ Result<EvpPkeyPtr> ParsePrivateKey(const std::string& pem) {
         "restrictive file permissions)");
   }
   if (key == nullptr) {
-    return Status::InvalidArgument("malformed private key: " + DrainOpenSslErrors("no details"));
+    return Status::InvalidArgument("malformed private key: " +
+                                   detail::DrainOpenSslErrors("no details"));
   }
   return key;
 }

@@ -76,6 +76,17 @@ class GilRelease {
   PyThreadState* state_;
 };
 
+/// Destroys what `owned` holds without the GIL (its destructor may wait for threads that need the
+/// GIL), except during interpreter shutdown, when no other thread may take it any more. For the
+/// destructors of the boxes that own native clients and nodes.
+template <typename T>
+void ResetWithoutGil(std::unique_ptr<T>& owned) {
+  if (owned && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
+    GilRelease release;  // parks instead of re-taking the GIL during shutdown
+    owned.reset();
+  }
+}
+
 /// Exceptions (PeerError and its subclasses) and the C++ -> Python translator.
 void BindErrors(py::module_& m);
 /// Constants, token and TLS helpers, UUID helpers.

@@ -33,14 +33,7 @@ struct ClientBox {
   ClientBox() = default;
   ClientBox(const ClientBox&) = delete;
   ClientBox& operator=(const ClientBox&) = delete;
-  ~ClientBox() {
-    // Without the GIL (the destructor may wait for threads that need it), except during
-    // interpreter shutdown, when no other thread may take it any more.
-    if (client && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
-      GilRelease release;  // parks instead of re-taking the GIL during shutdown
-      client.reset();
-    }
-  }
+  ~ClientBox() { ResetWithoutGil(client); }
 };
 
 CallOptions MakeCall(const std::shared_ptr<CallCancel>& cancel, std::optional<double> deadline_s,

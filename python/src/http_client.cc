@@ -32,14 +32,7 @@ struct HttpClientBox {
   HttpClientBox() = default;
   HttpClientBox(const HttpClientBox&) = delete;
   HttpClientBox& operator=(const HttpClientBox&) = delete;
-  ~HttpClientBox() {
-    // Without the GIL (the destructor may wait for threads that need it), except during
-    // interpreter shutdown, when no other thread may take it any more.
-    if (client && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
-      GilRelease release;  // parks instead of re-taking the GIL during shutdown
-      client.reset();
-    }
-  }
+  ~HttpClientBox() { ResetWithoutGil(client); }
 };
 
 Uuid ParseRef(const std::string& text) {

@@ -32,14 +32,7 @@ struct NodeBox {
   NodeBox() = default;
   NodeBox(const NodeBox&) = delete;
   NodeBox& operator=(const NodeBox&) = delete;
-  ~NodeBox() {
-    // Without the GIL (the destructor may wait for threads that need it), except during
-    // interpreter shutdown, when no other thread may take it any more.
-    if (node && PyGILState_Check() != 0 && _Py_IsFinalizing() == 0) {
-      GilRelease release;  // parks instead of re-taking the GIL during shutdown
-      node.reset();
-    }
-  }
+  ~NodeBox() { ResetWithoutGil(node); }
 
   PeerNode& Get() const {
     if (!node) throw std::runtime_error("the peer node is gone");

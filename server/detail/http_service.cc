@@ -6,8 +6,6 @@
 #include "server/detail/http_service.h"
 
 #include <httplib.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/socket.h>
@@ -23,6 +21,7 @@
 #include <vector>
 
 #include "core/auth.h"
+#include "core/detail/ssl_context.h"
 #include "core/envelope.h"
 #include "core/json.h"
 #include "core/json_codec.h"
@@ -66,60 +65,22 @@ Result<std::pair<std::string, int>> ParseListenAddress(const std::string& addres
   return std::make_pair(host, port);
 }
 
-std::string OpenSslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
-
 // Identity (leaf + intermediates + key) and the CA that client certificates must chain to, on a
 // fresh SSL_CTX; clients without a valid certificate fail the handshake.
 Status ConfigureServerSsl(SSL_CTX& ctx, const ServerTlsConfig& tls) {
-  auto bio_of = [](const std::string& pem) {
-    return std::unique_ptr<BIO, decltype(&BIO_free)>(
-        BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  };
   SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-  auto chain = bio_of(tls.cert_chain_pem);
-  X509* leaf = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr);
-  if (leaf == nullptr || SSL_CTX_use_certificate(&ctx, leaf) != 1) {
-    if (leaf != nullptr) X509_free(leaf);
-    return Status(StatusCode::kInvalidArgument,
-                  "cannot use server cert " + tls.cert_path + ": " + OpenSslError(),
-                  ErrorKind::kTls);
-  }
-  X509_free(leaf);
-  while (X509* extra = PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr)) {
-    if (SSL_CTX_add_extra_chain_cert(&ctx, extra) != 1) X509_free(extra);  // ctx owns it on success
-  }
-  ERR_clear_error();  // the loop ends on an expected "no start line"
-  auto key_bio = bio_of(tls.private_key_pem);
-  EVP_PKEY* key = PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr);
-  const bool key_ok = key != nullptr && SSL_CTX_use_PrivateKey(&ctx, key) == 1 &&
-                      SSL_CTX_check_private_key(&ctx) == 1;
-  if (key != nullptr) EVP_PKEY_free(key);
-  if (!key_ok) {
-    return Status(StatusCode::kInvalidArgument,
-                  "cannot use server key " + tls.key_path + ": " + OpenSslError(), ErrorKind::kTls);
-  }
+  BLAZEN_RETURN_IF_ERROR(blazen::detail::UseCertificateAndKey(
+      ctx, "server", tls.cert_chain_pem, tls.cert_path, tls.private_key_pem, tls.key_path));
   X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
   STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-  auto ca = bio_of(tls.ca_pem);
-  int added = 0;
-  while (X509* cert = PEM_read_bio_X509(ca.get(), nullptr, nullptr, nullptr)) {
+  const int added = blazen::detail::ForEachCertificate(tls.ca_pem, [&](X509* cert) {
     X509_STORE_add_cert(store, cert);
     if (names != nullptr) {
       if (X509_NAME* name = X509_NAME_dup(X509_get_subject_name(cert))) {
         sk_X509_NAME_push(names, name);
       }
     }
-    X509_free(cert);
-    ++added;
-  }
-  ERR_clear_error();
+  });
   if (names != nullptr) SSL_CTX_set_client_CA_list(&ctx, names);
   if (added == 0) {
     return Status(StatusCode::kInvalidArgument, "CA cert " + tls.ca_path + " holds no certificate",
