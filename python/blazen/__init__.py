@@ -207,6 +207,17 @@ def tensor_from_payload(payload: bytes | "DerefResponse") -> Any:
 # --- Value types ---------------------------------------------------------------------------------
 
 
+def _final(cls: type) -> type:
+    """Seals a public class, as upstream's classes are (subclassing raises TypeError)."""
+
+    def __init_subclass__(sub: type, **kwargs: Any) -> None:
+        raise TypeError(f"type '{cls.__name__}' is not an acceptable base type")
+
+    cls.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    return cls
+
+
+@_final
 class SubWorkflowRequest:
     """A request to run a sub-workflow on a peer."""
 
@@ -300,18 +311,21 @@ class _Descriptor:
                 f"created_at_epoch_ms={self._created_at_epoch_ms})")
 
 
+@_final
 class PeerRemoteRefDescriptor(_Descriptor):
     """Describes a session ref that stayed on the peer: who holds it, its type, when it was made."""
 
     __slots__ = ()
 
 
+@_final
 class RemoteRefDescriptor(_Descriptor):
     """The core variant of :class:`PeerRemoteRefDescriptor` (same fields)."""
 
     __slots__ = ()
 
 
+@_final
 class SubWorkflowResponse:
     """The outcome of a sub-workflow. ``error`` set means the remote run failed."""
 
@@ -390,18 +404,21 @@ class _RefRequest:
         return f"{type(self).__name__}(ref_uuid={self._ref_uuid})"
 
 
+@_final
 class DerefRequest(_RefRequest):
     """Asks for a session ref's payload. Invalid UUIDs raise PeerError."""
 
     __slots__ = ()
 
 
+@_final
 class ReleaseRequest(_RefRequest):
     """Asks a peer to drop a session ref. Invalid UUIDs raise PeerError."""
 
     __slots__ = ()
 
 
+@_final
 class DerefResponse:
     """A session ref's payload."""
 
@@ -424,6 +441,7 @@ class DerefResponse:
         return f"DerefResponse(payload_len={len(self._payload)})"
 
 
+@_final
 class ReleaseResponse:
     """Whether a release removed the ref (False: it was already gone)."""
 
@@ -445,6 +463,7 @@ class ReleaseResponse:
         return f"ReleaseResponse(released={'true' if self._released else 'false'})"
 
 
+@_final
 class DerefFileResult:
     """What ``BlazenPeerClient.deref_to_file`` wrote."""
 
@@ -466,6 +485,7 @@ class DerefFileResult:
 # --- Session refs and the step registry ----------------------------------------------------------
 
 
+@_final
 class RegistryKey:
     """The key of a session ref (a UUID). Invalid text raises ValueError."""
 
@@ -504,6 +524,7 @@ def _key_text(key: RegistryKey | str) -> str:
     raise TypeError("key must be a RegistryKey (or a UUID str)")
 
 
+@_final
 class _SessionRegistryHandle:
     """A shareable handle on a session-ref registry. ``BlazenPeerServer.with_session_refs(h)``
     links it to the server: once the server serves, every :class:`SessionRefRegistry` made from
@@ -522,6 +543,7 @@ class _SessionRegistryHandle:
         return f"_SessionRegistryHandle(len={_native.registry_size(self._slot)})"
 
 
+@_final
 class SessionRefRegistry:
     """A view of a session-ref registry. Each method has an ``a``-prefixed awaitable twin."""
 
@@ -626,6 +648,7 @@ class SessionRefRegistry:
         return _async.submit(lambda _cancel: self.clear_on_context_drop(owns_registry))
 
 
+@_final
 class StepDeserializerRegistry:
     """A stateless view of the process-global step registry."""
 
@@ -666,6 +689,7 @@ def _parse_socket_addr(addr: str) -> str:
     return addr
 
 
+@_final
 class BlazenPeerServer:
     """A peer node hosted in this process: serves the BlazenPeer gRPC service with every
     registered step (built-in and Python ones).
@@ -815,6 +839,7 @@ def _deadline(deadline_secs: float | None) -> float | None:
     return deadline_secs
 
 
+@_final
 class BlazenPeerClient:
     """A gRPC connection to a peer. Create it with ``await BlazenPeerClient.connect(...)``.
     Calls may run concurrently; each returns an awaitable and cancelling it cancels the call."""
@@ -914,6 +939,7 @@ class BlazenPeerClient:
         return f"BlazenPeerClient(endpoint={self.endpoint!r}, node_id={self.node_id!r})"
 
 
+@_final
 class HttpPeerClient:
     """The HTTP/JSON peer client (``HttpPeerClient.new_http(base_url, node_id)``)."""
 

@@ -201,3 +201,12 @@ def test_events():
     assert start.type == "blazen::StartEvent" and start.data == {"a": 1}
     assert stop.type == "blazen::StopEvent" and stop.result == [1]
     assert blazen.Event("x::Y", {"k": 2}).payload == {"k": 2}
+
+
+@pytest.mark.parametrize("name", ["SubWorkflowRequest", "SubWorkflowResponse", "DerefRequest",
+                                  "ReleaseResponse", "RegistryKey", "SessionRefRegistry",
+                                  "BlazenPeerServer", "BlazenPeerClient", "HttpPeerClient"])
+def test_public_classes_are_final_as_upstream(name):
+    base = getattr(blazen, name)
+    with pytest.raises(TypeError, match="not an acceptable base type"):
+        type("Sub", (base,), {})
