@@ -115,6 +115,7 @@ Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
     http.token = options.token;
     http.max_request_bytes = options.max_request_bytes;
     http.threads = options.http_threads;
+    http.max_json_deref_bytes = options.http_max_json_deref_bytes;
     http.chunk_bytes = options.default_chunk_bytes;
     http.runtime = impl->runtime;
     http.metrics = impl->metrics;

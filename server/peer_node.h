@@ -34,6 +34,8 @@ struct PeerNodeOptions {
   std::optional<std::string> http_listen_address;
   /// HTTP worker threads (each serves one connection at a time; an invocation holds one).
   std::size_t http_threads = 32;
+  /// Largest payload the HTTP JSON deref route returns (see HttpServiceOptions).
+  std::uint64_t http_max_json_deref_bytes = std::uint64_t{256} << 20;
   /// When set: TLS, and clients must present a certificate signed by `tls->ca_pem`.
   std::optional<ServerTlsConfig> tls;
   /// When set (non-empty): every RPC needs `authorization: Bearer <token>` (health excepted).

@@ -335,6 +335,14 @@ struct HttpService::Impl {
     if (!lease.ok()) return Reply(res, lease.status());
     DerefResponse out;
     const std::uint64_t size = lease->value().size_bytes();
+    if (size > options.max_json_deref_bytes) {
+      return Reply(res, Status::ResourceExhausted(
+                            "session ref " + request->ref_uuid.ToString() + " holds " +
+                            std::to_string(size) + " bytes, more than the " +
+                            std::to_string(options.max_json_deref_bytes) +
+                            " a JSON deref returns; stream it with GET /v1/peer/refs/" +
+                            request->ref_uuid.ToString()));
+    }
     try {
       out.payload.resize(static_cast<std::size_t>(size));
     } catch (const std::bad_alloc&) {

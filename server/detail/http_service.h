@@ -37,6 +37,10 @@ struct HttpServiceOptions {
   std::chrono::seconds read_timeout{10};
   /// A write blocked for this long (a client that stopped reading) closes the connection.
   std::chrono::seconds write_timeout{30};
+  /// Largest payload POST /v1/peer/deref_session_ref returns (its JSON body takes about 4 bytes
+  /// per payload byte, all in memory); larger refs are refused with RESOURCE_EXHAUSTED (429)
+  /// naming GET /v1/peer/refs/{uuid}, which streams any size.
+  std::uint64_t max_json_deref_bytes = std::uint64_t{256} << 20;
   /// Bytes read from a value per write of GET /v1/peer/refs/{uuid} (the memory one download uses).
   std::uint32_t chunk_bytes = 1u << 20;
   /// The node's GPU runtime, for /metrics; may be null.

@@ -184,6 +184,26 @@ TEST(HttpServerTest, DerefAndReleaseRoutes) {
               404, "NOT_FOUND", "session ref " + ref + " not found");
 }
 
+TEST(HttpServerTest, JsonDerefOfABigRefPointsToTheStreamedRoute) {
+  PeerNodeOptions options;
+  options.http_max_json_deref_bytes = 1000;
+  auto node = StartNode(options);
+  auto client = Client(*node);
+  const std::string small = MakeBlob(*node, 1000);
+  const std::string big = MakeBlob(*node, 1001);
+  auto r = client.Post("/v1/peer/deref_session_ref",
+                       R"({"envelope_version":1,"ref_uuid":")" + small + R"("})", kJson);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ExpectError(client.Post("/v1/peer/deref_session_ref",
+                          R"({"envelope_version":1,"ref_uuid":")" + big + R"("})", kJson),
+              429, "RESOURCE_EXHAUSTED", "stream it with GET /v1/peer/refs/" + big);
+  r = client.Get("/v1/peer/refs/" + big);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), 1001u);
+}
+
 // --- Bad input: the status a user expects, a JSON error body, and the server keeps serving -----
 
 TEST(HttpServerTest, BadBodiesAreRejectedAndTheServerKeepsServing) {
