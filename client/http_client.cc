@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 #include <utility>
+#include <vector>
 
 #include "core/auth.h"
 #include "core/detail/ssl_context.h"
@@ -280,6 +282,21 @@ struct HttpPeerClient::Impl {
     return headers;
   }
 
+  // GETs `route` and returns the 2xx response body; throws the mapped PeerError.
+  std::string Get(const std::string& route, const CallOptions& call) const {
+    CallScope scope(call);
+    auto client = NewConnection(options.read_timeout, scope);
+    httplib::Result result = client->Get(url.prefix + route, Headers(scope));
+    if (!result) {
+      scope.ThrowIfInterrupted("GET " + route);
+      ThrowPeerError(TransportFailure(result.error(), "GET " + route));
+    }
+    if (result->status < 200 || result->status >= 300) {
+      ThrowPeerError(StatusFromHttp(result->status, route, result->body));
+    }
+    return std::move(result->body);
+  }
+
   // POSTs `body` to `route` and returns the 2xx response body; throws the mapped PeerError.
   std::string Post(const std::string& route, const std::string& body,
                    std::chrono::milliseconds read_timeout, const CallOptions& call) const {
@@ -517,6 +534,81 @@ SubWorkflowResponse HttpPeerClient::StreamSubWorkflowEvents(
   scope.ThrowIfInterrupted("POST " + route);
   if (!sent) ThrowPeerError(TransportFailure(error, "POST " + route));
   ThrowPeerError(Status::DataLoss("event stream ended without a final response"));
+}
+
+namespace {
+
+// The fields of a describe/release_scope answer; EncodeError naming the route when one is missing
+// or has the wrong type.
+template <typename T>
+T Field(const nlohmann::json& object, const char* name, const std::string& route) {
+  if (!object.is_object() || !object.contains(name)) {
+    ThrowPeerError(Status(StatusCode::kInternal,
+                          route + ": the answer has no \"" + std::string(name) + "\"",
+                          ErrorKind::kEncode));
+  }
+  try {
+    return object.at(name).get<T>();
+  } catch (const nlohmann::json::exception&) {
+    ThrowPeerError(Status(StatusCode::kInternal,
+                          route + ": \"" + std::string(name) + "\" has the wrong type",
+                          ErrorKind::kEncode));
+  }
+}
+
+nlohmann::json ParsedAnswer(const std::string& body, const std::string& route) {
+  Result<nlohmann::json> parsed = ParseJson(body);
+  if (!parsed.ok()) {
+    ThrowPeerError(Status(StatusCode::kInternal,
+                          route + ": the answer is not JSON: " + parsed.status().message(),
+                          ErrorKind::kEncode));
+  }
+  return std::move(parsed).value();
+}
+
+void CheckAnswerEnvelope(const nlohmann::json& answer, const std::string& route) {
+  ThrowIfError(CheckEnvelopeVersion(Field<std::uint32_t>(answer, "envelope_version", route)));
+}
+
+}  // namespace
+
+PeerDescription HttpPeerClient::DescribePeer(const CallOptions& call) {
+  const std::string route = "/v1/peer/describe";
+  const nlohmann::json answer = ParsedAnswer(impl_->Get(route, call), route);
+  CheckAnswerEnvelope(answer, route);
+  PeerDescription d;
+  d.node_id = Field<std::string>(answer, "node_id", route);
+  d.envelope_version = Field<std::uint32_t>(answer, "envelope_version", route);
+  d.version = Field<std::string>(answer, "version", route);
+  d.step_ids = Field<std::vector<std::string>>(answer, "step_ids", route);
+  for (const auto& [name, steps] :
+       Field<std::map<std::string, std::vector<std::string>>>(answer, "default_workflows", route)) {
+    d.default_workflows.push_back(PeerWorkflowDefault{name, steps});
+  }
+  for (const nlohmann::json& device : Field<nlohmann::json>(answer, "devices", route)) {
+    d.devices.push_back(PeerDeviceInfo{Field<std::string>(device, "location", route),
+                                       Field<std::string>(device, "name", route),
+                                       Field<std::uint64_t>(device, "total_memory_bytes", route),
+                                       Field<std::uint64_t>(device, "pool_budget_bytes", route),
+                                       Field<std::uint64_t>(device, "pool_in_use_bytes", route)});
+  }
+  for (const nlohmann::json& refs : Field<nlohmann::json>(answer, "live_refs", route)) {
+    d.live_refs.push_back(PeerRefCount{
+        Field<std::string>(refs, "lifetime", route), Field<std::string>(refs, "location", route),
+        Field<std::uint64_t>(refs, "count", route), Field<std::uint64_t>(refs, "bytes", route)});
+  }
+  return d;
+}
+
+std::uint64_t HttpPeerClient::ReleaseScope(const std::string& parent_run_id,
+                                           const CallOptions& call) {
+  const std::string route = "/v1/peer/release_scope";
+  const std::string body =
+      DumpJson({{"envelope_version", kEnvelopeVersion}, {"parent_run_id", parent_run_id}});
+  const nlohmann::json answer =
+      ParsedAnswer(impl_->Post(route, body, impl_->options.read_timeout, call), route);
+  CheckAnswerEnvelope(answer, route);
+  return Field<std::uint64_t>(answer, "released", route);
 }
 
 const std::string& HttpPeerClient::node_id() const { return impl_->node_id; }

@@ -116,6 +116,14 @@ class HttpPeerClient {
       const SubWorkflowRequest& request,
       const std::function<void(const SubWorkflowEvent&)>& on_event, const CallOptions& call = {});
 
+  /// GET /v1/peer/describe (extension): the same description BlazenPeerClient::DescribePeer
+  /// returns. Throws EncodeError when the body does not have that shape.
+  [[nodiscard]] PeerDescription DescribePeer(const CallOptions& call = {});
+
+  /// POST /v1/peer/release_scope (extension): drops every UntilParentFinish ref the peer holds
+  /// for `parent_run_id`; returns how many. InvalidArgumentError for an empty id.
+  std::uint64_t ReleaseScope(const std::string& parent_run_id, const CallOptions& call = {});
+
   /// This caller's node id, as given to NewHttp.
   [[nodiscard]] const std::string& node_id() const;
   /// The base URL as given to NewHttp (trailing slashes preserved, as upstream).

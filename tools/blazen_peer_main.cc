@@ -138,7 +138,7 @@ constexpr const char* kClientHelp = R"(
 connection options:
   --peer URL             http://host:port (h2c), https://host:port (mTLS) or host:port;
                          http+json://host:port or https+json://host:port for the HTTP/JSON
-                         transport (invoke, deref, release)
+                         transport (every command)
   --node-id ID           this caller's node id, sent as x-blazen-peer-node-id (default: cli)
   --token-file FILE      bearer token file (default: $BLAZEN_PEER_TOKEN)
   --tls-cert/--tls-key/--tls-ca FILE   client certificate, key and CA for https://
@@ -192,14 +192,6 @@ std::unique_ptr<blazen::client::HttpPeerClient> HttpClientFrom(const Args& args,
   }
   return blazen::client::HttpPeerClient::NewHttp(base_url, args.get("node-id").value_or("cli"),
                                                  options);
-}
-
-void RequireGrpc(const Args& args, const char* command) {
-  if (HttpBaseUrl(args)) {
-    throw UsageError(std::string(command) +
-                     " is not available over the HTTP/JSON transport; use the peer's gRPC "
-                     "endpoint (http://host:port)");
-  }
 }
 
 blazen::Uuid RefArg(const Args& args, const char* command) {
@@ -535,9 +527,11 @@ int ReleaseScope(const std::vector<std::string>& raw) {
     return 0;
   }
   if (args.positionals().size() != 1) throw UsageError("release-scope needs one PARENT_RUN_ID");
-  RequireGrpc(args, "release-scope");
-  std::printf("%llu\n", static_cast<unsigned long long>(
-                            ConnectFrom(args)->ReleaseScope(args.positionals()[0])));
+  const std::string& parent = args.positionals()[0];
+  const std::uint64_t released =
+      HttpBaseUrl(args) ? HttpClientFrom(args, *HttpBaseUrl(args))->ReleaseScope(parent)
+                        : ConnectFrom(args)->ReleaseScope(parent);
+  std::printf("%llu\n", static_cast<unsigned long long>(released));
   return 0;
 }
 
@@ -547,8 +541,9 @@ int Describe(const std::vector<std::string>& raw) {
     std::printf("usage: blazen-peer describe --peer URL\n%s", kClientHelp);
     return 0;
   }
-  RequireGrpc(args, "describe");
-  const blazen::client::PeerDescription d = ConnectFrom(args)->DescribePeer();
+  const blazen::client::PeerDescription d =
+      HttpBaseUrl(args) ? HttpClientFrom(args, *HttpBaseUrl(args))->DescribePeer()
+                        : ConnectFrom(args)->DescribePeer();
   json out;
   out["node_id"] = d.node_id;
   out["version"] = d.version;

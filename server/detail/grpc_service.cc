@@ -23,6 +23,7 @@
 #include "core/step.h"
 #include "core/uuid.h"
 #include "proto/grpc_status.h"
+#include "server/detail/describe.h"
 
 namespace blazen::server::detail {
 namespace {
@@ -665,49 +666,30 @@ grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerCo
     Reply(context, reactor, st);
     return reactor;
   }
-  response->set_node_id(options_.node_id);
-  response->set_envelope_version(kEnvelopeVersion);
-  response->set_version(BLAZEN_VERSION);
-  for (const std::string& id : RegisteredStepIds()) response->add_step_ids(id);
-  for (const auto& [name, steps] : engine_->DefaultWorkflows()) {
+  const NodeDescription d = DescribeNode(options_.node_id, *engine_, options_.runtime.get());
+  response->set_node_id(d.node_id);
+  response->set_envelope_version(d.envelope_version);
+  response->set_version(d.version);
+  for (const std::string& id : d.step_ids) response->add_step_ids(id);
+  for (const auto& [name, steps] : d.default_workflows) {
     pb::WorkflowDefault* w = response->add_default_workflows();
     w->set_workflow_name(name);
     for (const std::string& id : steps) w->add_step_ids(id);
   }
-  SessionRefRegistry& refs = *engine_->session_refs();
-  const RegistryStats stats = refs.Stats();
-  const auto in_use_at = [&stats](const std::string& location) -> std::uint64_t {
-    auto it = stats.resident_bytes_by_location.find(location);
-    return it == stats.resident_bytes_by_location.end() ? 0 : it->second;
-  };
-  const RegistryOptions& limits = refs.options();
-  const auto limit_at = [&limits](const std::string& location) -> std::uint64_t {
-    auto it = limits.max_bytes_per_location.find(location);
-    return it == limits.max_bytes_per_location.end() ? limits.default_max_bytes_per_location
-                                                     : it->second;
-  };
-  pb::DeviceInfo* host = response->add_devices();
-  host->set_location("host");
-  host->set_total_memory_bytes(gpu::PhysicalMemoryBytes());
-  host->set_pool_budget_bytes(limit_at("host"));
-  host->set_pool_in_use_bytes(in_use_at("host"));
-  if (options_.runtime && options_.runtime->is_cuda()) {
-    const gpu::GpuRuntime& rt = *options_.runtime;
-    pb::DeviceInfo* device = response->add_devices();
-    device->set_location(rt.location());
-    device->set_name(rt.device_name());
-    device->set_total_memory_bytes(rt.total_memory_bytes());
-    device->set_pool_budget_bytes(rt.budget_bytes());
-    device->set_pool_in_use_bytes(rt.pool().in_use_bytes());
-  } else if (options_.runtime) {
-    host->set_name("host fallback: " + options_.runtime->fallback_reason());
+  for (const DeviceDescription& device : d.devices) {
+    pb::DeviceInfo* info = response->add_devices();
+    info->set_location(device.location);
+    info->set_name(device.name);
+    info->set_total_memory_bytes(device.total_memory_bytes);
+    info->set_pool_budget_bytes(device.pool_budget_bytes);
+    info->set_pool_in_use_bytes(device.pool_in_use_bytes);
   }
-  for (const auto& [key, bucket] : stats.live) {
+  for (const RefCountDescription& live : d.live_refs) {
     pb::RefCount* count = response->add_live_refs();
-    count->set_lifetime(std::string(RefLifetimeName(key.first)));
-    count->set_location(key.second);
-    count->set_count(bucket.count);
-    count->set_bytes(bucket.resident_bytes);
+    count->set_lifetime(live.lifetime);
+    count->set_location(live.location);
+    count->set_count(live.count);
+    count->set_bytes(live.bytes);
   }
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,12 +28,14 @@
 #include "core/json_codec.h"
 #include "core/logging.h"
 #include "core/uuid.h"
+#include "server/detail/describe.h"
 #include "server/detail/http_status.h"
 
 namespace blazen::server::detail {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
 
 constexpr const char* kJson = "application/json";
 constexpr const char* kNodeIdHeader = "X-Blazen-Peer-Node-Id";
@@ -377,6 +380,66 @@ struct HttpService::Impl {
     res.set_content(*body, kJson);
   }
 
+  // GET /v1/peer/describe (extension): what the gRPC DescribePeer reports, as JSON.
+  void Describe(const httplib::Request&, httplib::Response& res) {
+    const NodeDescription d = DescribeNode(options.node_id, *engine, options.runtime.get());
+    json devices = json::array();
+    for (const DeviceDescription& device : d.devices) {
+      devices.push_back({{"location", device.location},
+                         {"name", device.name},
+                         {"total_memory_bytes", device.total_memory_bytes},
+                         {"pool_budget_bytes", device.pool_budget_bytes},
+                         {"pool_in_use_bytes", device.pool_in_use_bytes}});
+    }
+    json live = json::array();
+    for (const RefCountDescription& refs : d.live_refs) {
+      live.push_back({{"lifetime", refs.lifetime},
+                      {"location", refs.location},
+                      {"count", refs.count},
+                      {"bytes", refs.bytes}});
+    }
+    res.status = 200;
+    res.set_content(DumpJson({{"node_id", d.node_id},
+                              {"envelope_version", d.envelope_version},
+                              {"version", d.version},
+                              {"step_ids", d.step_ids},
+                              {"default_workflows", d.default_workflows},
+                              {"devices", std::move(devices)},
+                              {"live_refs", std::move(live)}}),
+                    kJson);
+  }
+
+  // POST /v1/peer/release_scope (extension): {"envelope_version", "parent_run_id"} ->
+  // {"envelope_version", "released": <count>}.
+  void ReleaseScope(const httplib::Request& req, httplib::Response& res) {
+    Result<json> body = ParseJson(req.body);
+    if (!body.ok())
+      return Reply(res, Status::InvalidArgument("invalid JSON: " + body.status().message()));
+    if (!body->is_object() || !body->contains("envelope_version") ||
+        !(*body)["envelope_version"].is_number_unsigned() || !body->contains("parent_run_id") ||
+        !(*body)["parent_run_id"].is_string()) {
+      return Reply(res,
+                   Status::InvalidArgument("release_scope expects {\"envelope_version\": <u32>, "
+                                           "\"parent_run_id\": <string>}"));
+    }
+    const std::uint64_t version = (*body)["envelope_version"].get<std::uint64_t>();
+    if (version > std::numeric_limits<std::uint32_t>::max()) {
+      return Reply(res, Status::InvalidArgument("envelope_version does not fit in 32 bits"));
+    }
+    if (Status st = CheckEnvelopeVersion(static_cast<std::uint32_t>(version)); !st.ok()) {
+      return Reply(res, st);
+    }
+    const std::string parent = (*body)["parent_run_id"].get<std::string>();
+    if (parent.empty())
+      return Reply(res, Status::InvalidArgument("parent_run_id must not be empty"));
+    const std::size_t released = engine->session_refs()->ReleaseScope(parent);
+    BLAZEN_LOG_INFO("[{}] http release scope '{}' from {}: {} refs", options.node_id, parent,
+                    CallerOf(req), released);
+    res.status = 200;
+    res.set_content(DumpJson({{"envelope_version", kEnvelopeVersion}, {"released", released}}),
+                    kJson);
+  }
+
   // GET /v1/peer/refs/{uuid}: the payload as application/octet-stream, read from the value chunk
   // by chunk as the socket accepts it (bounded memory for host and device refs alike).
   void DownloadRef(const httplib::Request& req, httplib::Response& res) {
@@ -453,6 +516,9 @@ struct HttpService::Impl {
            Guarded([this](const auto& req, auto& res) { StreamEvents(req, res); }));
     s.Get(R"(/v1/peer/refs/([^/]+))",
           Guarded([this](const auto& req, auto& res) { DownloadRef(req, res); }));
+    s.Get("/v1/peer/describe", Guarded([this](const auto& req, auto& res) { Describe(req, res); }));
+    s.Post("/v1/peer/release_scope",
+           Guarded([this](const auto& req, auto& res) { ReleaseScope(req, res); }));
     s.Get("/healthz", Guarded(
                           [this](const httplib::Request&, httplib::Response& res) {
                             const bool serving = !draining.load();

@@ -45,6 +45,8 @@ class Transport {
   virtual ByteVector Deref(const Uuid& ref) = 0;
   virtual DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) = 0;
   virtual bool Release(const Uuid& ref) = 0;
+  virtual client::PeerDescription Describe() = 0;
+  virtual std::uint64_t ReleaseScope(const std::string& parent_run_id) = 0;
 };
 
 class GrpcTransport final : public Transport {
@@ -68,6 +70,10 @@ class GrpcTransport final : public Transport {
     return client_->DerefTo(ref, sink);
   }
   bool Release(const Uuid& ref) override { return client_->ReleaseSessionRef(ref); }
+  client::PeerDescription Describe() override { return client_->DescribePeer(); }
+  std::uint64_t ReleaseScope(const std::string& parent) override {
+    return client_->ReleaseScope(parent);
+  }
 
  private:
   std::unique_ptr<client::BlazenPeerClient> client_;
@@ -101,6 +107,10 @@ class HttpTransport final : public Transport {
     ReleaseRequest request;
     request.ref_uuid = ref;
     return client_->ReleaseSessionRef(request).released;
+  }
+  client::PeerDescription Describe() override { return client_->DescribePeer(); }
+  std::uint64_t ReleaseScope(const std::string& parent) override {
+    return client_->ReleaseScope(parent);
   }
 
  private:
@@ -381,6 +391,50 @@ TEST_P(TransportConformanceTest, CallDeadlineIsDeadlineExceededError) {
   EXPECT_THROW((void)transport_->Invoke(Request({"blazen::sleep"}, {{"seconds", 20}}), call),
                DeadlineExceededError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+}
+
+TEST_P(TransportConformanceTest, DescribePeerReportsTheSameNodeOverBothTransports) {
+  const client::PeerDescription d = transport_->Describe();
+  EXPECT_EQ(d.node_id, "conformance-peer");
+  EXPECT_EQ(d.envelope_version, kEnvelopeVersion);
+  EXPECT_FALSE(d.version.empty());
+  EXPECT_THAT(d.step_ids, ::testing::Contains("blazen::echo"));
+  bool echo = false;
+  for (const auto& w : d.default_workflows) {
+    echo = echo ||
+           (w.workflow_name == "echo" && w.step_ids == std::vector<std::string>{"blazen::echo"});
+  }
+  EXPECT_TRUE(echo);
+  ASSERT_FALSE(d.devices.empty());
+  EXPECT_EQ(d.devices[0].location, "host");
+  EXPECT_GT(d.devices[0].total_memory_bytes, 0u);
+  // A live ref shows up in the counts.
+  const Uuid ref = HostBlob(4096);
+  const client::PeerDescription after = transport_->Describe();
+  std::uint64_t parent_finish = 0;
+  for (const auto& r : after.live_refs) {
+    if (r.lifetime == "until_parent_finish" && r.location == "host") parent_finish += r.count;
+  }
+  EXPECT_GE(parent_finish, 1u);
+  EXPECT_TRUE(transport_->Release(ref));
+}
+
+TEST_P(TransportConformanceTest, ReleaseScopeDropsOneParentRunsRefs) {
+  const std::string parent = std::string("scope-") + (GetParam() == Kind::kGrpc ? "grpc" : "http");
+  client::CallOptions call;
+  call.parent_run_id = parent;
+  const SubWorkflowResponse a =
+      transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", 10}}), call);
+  const SubWorkflowResponse b =
+      transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", 20}}), call);
+  const Uuid other = HostBlob(30);  // no parent run id: not in the scope
+  ASSERT_EQ(a.remote_refs.size(), 1u);
+  ASSERT_EQ(b.remote_refs.size(), 1u);
+  EXPECT_EQ(transport_->ReleaseScope(parent), 2u);
+  EXPECT_EQ(transport_->ReleaseScope(parent), 0u);
+  EXPECT_THROW((void)transport_->Deref(a.remote_refs.begin()->first), NotFoundError);
+  EXPECT_EQ(transport_->Deref(other).size(), 30u);
+  EXPECT_TRUE(transport_->Release(other));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, TransportConformanceTest,

@@ -280,4 +280,36 @@ def test_cli_client_over_http_json(base):
     assert out.returncode == 0 and out.stdout.strip() == "released"
     out = subprocess.run([PEER, "describe", "--peer", peer], capture_output=True, text=True,
                          timeout=60, check=False)
-    assert out.returncode == 2 and "not available over the HTTP/JSON transport" in out.stderr
+    assert out.returncode == 0, out.stderr
+    described = json.loads(out.stdout)
+    assert described["envelope_version"] == 1 and "blazen::echo" in described["step_ids"]
+    assert described["default_workflows"]["echo"] == ["blazen::echo"]
+    assert described["devices"][0]["location"] == "host"
+    # release-scope: a parent run's until_parent_finish refs go in one call.
+    out = subprocess.run([PEER, "invoke", "--peer", peer, "--parent-run-id", "run-77", "--workflow",
+                          "wf", "--steps", "blazen::host_blob", "--input", '{"bytes":5}'],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([PEER, "release-scope", "--peer", peer, "run-77"], capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "1", (out.stdout, out.stderr)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed (scripts/setup.sh)")
+def test_describe_and_release_scope_routes(base):
+    out = curl(base + "/v1/peer/describe")
+    described = json.loads(out.stdout)
+    assert set(described) == {"node_id", "envelope_version", "version", "step_ids",
+                              "default_workflows", "devices", "live_refs"}
+    out = curl("-w", "\n%{http_code}", "-H", "Content-Type: application/json", "-d",
+               '{"envelope_version":1,"parent_run_id":"nobody"}', base + "/v1/peer/release_scope")
+    body, code = out.stdout.decode().rsplit("\n", 1)
+    assert code == "200" and json.loads(body) == {"envelope_version": 1, "released": 0}
+    for bad, status in (('{"envelope_version":1}', "400"), ('{"envelope_version":2,'
+                        '"parent_run_id":"x"}', "412"), ('{"envelope_version":1,'
+                        '"parent_run_id":""}', "400"), ("not json", "400")):
+        out = curl("-w", "\n%{http_code}", "-H", "Content-Type: application/json", "-d", bad,
+                   base + "/v1/peer/release_scope")
+        body, code = out.stdout.decode().rsplit("\n", 1)
+        assert code == status, (bad, code, body)
+        assert "error" in json.loads(body)
