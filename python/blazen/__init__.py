@@ -1011,5 +1011,17 @@ class HttpPeerClient:
 
         return _async.submit(call)
 
+    def release_scope(self, parent_run_id: str):
+        """Awaitable of how many UntilParentFinish refs of ``parent_run_id`` were dropped
+        (POST /v1/peer/release_scope)."""
+        native = self._native
+        return _async.submit(lambda cancel: native.release_scope(parent_run_id, cancel))
+
+    def describe(self):
+        """Awaitable of the peer's description (GET /v1/peer/describe), the same dict
+        :meth:`BlazenPeerClient.describe` returns."""
+        native = self._native
+        return _async.submit(lambda cancel: native.describe(cancel))
+
     def __repr__(self) -> str:
         return f"HttpPeerClient(base_url={self._base_url!r}, node_id={self._node_id!r})"

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 
+#include "client/peer_client.h"
 #include "core/session_ref.h"
 #include "core/wire_types.h"
 
@@ -106,6 +107,9 @@ void BindHttpClient(py::module_& m);
 /// {key: state JSON bytes}, result JSON bytes | None, [(uuid, origin_node_id, type_tag,
 /// created_at_epoch_ms)], error | None).
 [[nodiscard]] py::tuple ResponseTuple(const SubWorkflowResponse& response);
+
+/// A peer description as the dict BlazenPeerClient.describe / HttpPeerClient.describe return.
+[[nodiscard]] py::dict DescriptionDict(const client::PeerDescription& description);
 
 /// Raises the Python exception for `status` (which must not be OK).
 [[noreturn]] void ThrowStatus(const Status& status);

@@ -193,37 +193,7 @@ void BindClient(py::module_& m) {
               GilRelease release;
               d.emplace(box.client->DescribePeer(call));
             }
-            py::dict out;
-            out["node_id"] = d->node_id;
-            out["envelope_version"] = d->envelope_version;
-            out["step_ids"] = d->step_ids;
-            py::dict workflows;
-            for (const auto& w : d->default_workflows)
-              workflows[py::str(w.workflow_name)] = w.step_ids;
-            out["default_workflows"] = workflows;
-            py::list devices;
-            for (const auto& dev : d->devices) {
-              py::dict item;
-              item["location"] = dev.location;
-              item["name"] = dev.name;
-              item["total_memory_bytes"] = dev.total_memory_bytes;
-              item["pool_budget_bytes"] = dev.pool_budget_bytes;
-              item["pool_in_use_bytes"] = dev.pool_in_use_bytes;
-              devices.append(item);
-            }
-            out["devices"] = devices;
-            py::list live;
-            for (const auto& r : d->live_refs) {
-              py::dict item;
-              item["lifetime"] = r.lifetime;
-              item["location"] = r.location;
-              item["count"] = r.count;
-              item["bytes"] = r.bytes;
-              live.append(item);
-            }
-            out["live_refs"] = live;
-            out["version"] = d->version;
-            return out;
+            return DescriptionDict(*d);
           },
           py::arg("cancel") = nullptr);
 }

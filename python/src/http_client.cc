@@ -133,7 +133,26 @@ void BindHttpClient(py::module_& m) {
             }
             return py::make_tuple(response.envelope_version, response.released);
           },
-          py::arg("ref"), py::arg("cancel") = nullptr);
+          py::arg("ref"), py::arg("cancel") = nullptr)
+      .def(
+          "release_scope",
+          [](HttpClientBox& box, const std::string& parent_run_id,
+             const std::shared_ptr<client::CallCancel>& cancel) {
+            GilRelease release;
+            return box.client->ReleaseScope(parent_run_id, Call(cancel));
+          },
+          py::arg("parent_run_id"), py::arg("cancel") = nullptr)
+      .def(
+          "describe",
+          [](HttpClientBox& box, const std::shared_ptr<client::CallCancel>& cancel) {
+            std::optional<client::PeerDescription> d;
+            {
+              GilRelease release;
+              d.emplace(box.client->DescribePeer(Call(cancel)));
+            }
+            return DescriptionDict(*d);
+          },
+          py::arg("cancel") = nullptr);
 }
 
 }  // namespace blazen::python

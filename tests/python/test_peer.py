@@ -323,6 +323,24 @@ def test_cancelling_an_http_call_closes_its_connection():
     assert echoed == {"n": 2}
 
 
+def test_http_client_describes_the_peer_and_releases_a_scope():
+    async def scenario():
+        async with served(http="127.0.0.1:0") as server:
+            grpc_client = await connect(server, parent_run_id="py-scope")
+            await grpc_client.invoke_sub_workflow(blazen.SubWorkflowRequest(
+                "b", step_ids=["blazen::host_blob"], input={"bytes": 8}))
+            http = blazen.HttpPeerClient.new_http(server.http_endpoint, "parent")
+            over_http, over_grpc = await http.describe(), await grpc_client.describe()
+            released = await http.release_scope("py-scope")
+            return over_http, over_grpc, released, await http.release_scope("py-scope")
+
+    over_http, over_grpc, released, again = run(scenario())
+    assert over_http["node_id"] == over_grpc["node_id"] == "node-b"
+    assert over_http["step_ids"] == over_grpc["step_ids"]
+    assert over_http["default_workflows"]["embed"] == ["blazen::embed"]
+    assert (released, again) == (1, 0)
+
+
 def test_calls_do_not_block_the_event_loop():
     async def scenario():
         async with served() as server:
