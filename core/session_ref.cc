@@ -143,6 +143,7 @@ Result<Uuid> SessionRefRegistry::Insert(std::shared_ptr<const SessionValue> valu
   entry->value = std::move(tracked);
   entry->info = std::move(info);
   entry->last_access = now;
+  by_run_[entry->info->owner.run_id].insert(key);
   entries_.emplace(key, std::move(entry));
   return key;
 }
@@ -184,32 +185,36 @@ bool SessionRefRegistry::Release(const Uuid& key) {
     if (it == entries_.end()) return false;
     removed = std::move(it->second);
     entries_.erase(it);
+    UnindexLocked(removed->info->owner.run_id, key);
   }
   return true;
 }
 
-namespace {
+void SessionRefRegistry::UnindexLocked(const std::string& run_id, const Uuid& key) {
+  auto it = by_run_.find(run_id);
+  if (it == by_run_.end()) return;
+  it->second.erase(key);
+  if (it->second.empty()) by_run_.erase(it);
+}
 
-// Moves every entry matching `pred` out of `entries` into `removed`. Caller holds the lock.
-template <typename Map, typename Pred>
-void ExtractIf(Map& entries, std::vector<typename Map::mapped_type>& removed, Pred pred) {
-  for (auto it = entries.begin(); it != entries.end();) {
+template <typename Pred>
+void SessionRefRegistry::ExtractIfLocked(std::vector<std::shared_ptr<Entry>>& removed, Pred pred) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
     if (pred(*it->second)) {
+      UnindexLocked(it->second->info->owner.run_id, it->first);
       removed.push_back(std::move(it->second));
-      it = entries.erase(it);
+      it = entries_.erase(it);
     } else {
       ++it;
     }
   }
 }
 
-}  // namespace
-
 std::size_t SessionRefRegistry::ReleaseScope(std::string_view parent_run_id) {
   std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ExtractIf(entries_, removed, [&](const Entry& e) {
+    ExtractIfLocked(removed, [&](const Entry& e) {
       return e.info->lifetime == RefLifetime::kUntilParentFinish &&
              e.info->owner.parent_run_id.has_value() &&
              *e.info->owner.parent_run_id == parent_run_id;
@@ -222,10 +227,21 @@ std::size_t SessionRefRegistry::EndRun(std::string_view run_id, bool run_failed)
   std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ExtractIf(entries_, removed, [&](const Entry& e) {
-      return e.info->owner.run_id == run_id &&
-             (run_failed || e.info->lifetime == RefLifetime::kUntilContextDrop);
-    });
+    auto run = by_run_.find(std::string(run_id));
+    if (run == by_run_.end()) return 0;
+    std::unordered_set<Uuid>& keys = run->second;
+    for (auto k = keys.begin(); k != keys.end();) {
+      auto it = entries_.find(*k);
+      if (it != entries_.end() &&
+          (run_failed || it->second->info->lifetime == RefLifetime::kUntilContextDrop)) {
+        removed.push_back(std::move(it->second));
+        entries_.erase(it);
+        k = keys.erase(k);
+      } else {
+        ++k;
+      }
+    }
+    if (keys.empty()) by_run_.erase(run);
   }
   return removed.size();
 }
@@ -245,7 +261,10 @@ std::size_t SessionRefRegistry::Clear() {
   std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ExtractIf(entries_, removed, [](const Entry&) { return true; });
+    removed.reserve(entries_.size());
+    for (auto& [key, entry] : entries_) removed.push_back(std::move(entry));
+    entries_.clear();
+    by_run_.clear();
   }
   return removed.size();
 }
@@ -255,7 +274,7 @@ std::size_t SessionRefRegistry::ClearOnContextDrop(bool owns_registry) {
   std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ExtractIf(entries_, removed, [](const Entry& e) {
+    ExtractIfLocked(removed, [](const Entry& e) {
       return e.info->lifetime == RefLifetime::kUntilContextDrop ||
              e.info->lifetime == RefLifetime::kUntilParentFinish;
     });
@@ -267,9 +286,13 @@ std::map<Uuid, RemoteRefDescriptor> SessionRefRegistry::RefsOutlivingRun(
     std::string_view run_id, std::string_view node_id) const {
   std::map<Uuid, RemoteRefDescriptor> refs;
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [key, entry] : entries_) {
-    const RefInfo& info = *entry->info;
-    if (info.owner.run_id != run_id || info.lifetime == RefLifetime::kUntilContextDrop) continue;
+  auto run = by_run_.find(std::string(run_id));
+  if (run == by_run_.end()) return refs;
+  for (const Uuid& key : run->second) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) continue;
+    const RefInfo& info = *it->second->info;
+    if (info.lifetime == RefLifetime::kUntilContextDrop) continue;
     refs.emplace(key, RemoteRefDescriptor{.origin_node_id = std::string(node_id),
                                           .type_tag = info.type_tag,
                                           .created_at_epoch_ms = info.created_at_epoch_ms});
@@ -283,7 +306,7 @@ std::size_t SessionRefRegistry::ExpireIdle() {
   std::vector<std::shared_ptr<Entry>> removed;  // destroyed after the lock is released
   {
     std::lock_guard<std::mutex> lock(mu_);
-    ExtractIf(entries_, removed, [&](const Entry& e) {
+    ExtractIfLocked(removed, [&](const Entry& e) {
       return e.info->lifetime == RefLifetime::kUntilParentFinish && now - e.last_access > ttl;
     });
   }

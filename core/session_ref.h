@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -236,9 +237,18 @@ class SessionRefRegistry {
   struct Entry;
   struct Accounting;
 
+  // Moves every entry matching `pred` out of entries_ (and by_run_) into `removed`. Holds mu_.
+  template <typename Pred>
+  void ExtractIfLocked(std::vector<std::shared_ptr<Entry>>& removed, Pred pred);
+  // Forgets `key` of `run_id` in by_run_. Holds mu_.
+  void UnindexLocked(const std::string& run_id, const Uuid& key);
+
   RegistryOptions options_;
   mutable std::mutex mu_;
   std::unordered_map<Uuid, std::shared_ptr<Entry>> entries_;
+  // The keys of each run's live refs, so that the end-of-run purge and remote_refs cost the run's
+  // own refs, not every live ref of the node.
+  std::unordered_map<std::string, std::unordered_set<Uuid>> by_run_;
   std::shared_ptr<Accounting> accounting_;
 };
 

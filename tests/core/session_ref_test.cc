@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -750,6 +751,65 @@ TEST(SessionRefRegistryTest, KeysClearAndClearOnContextDrop) {
   EXPECT_TRUE(registry.Keys().empty());
   EXPECT_TRUE(registry.Stats().live.empty());
   EXPECT_EQ(registry.Clear(), 0u);
+}
+
+TEST(SessionRefRegistryTest, PerRunBookkeepingFollowsEveryRemovalPath) {
+  SessionRefRegistry registry;
+  const auto insert = [&](RefLifetime lifetime, RefOwner owner) {
+    Result<Uuid> key = registry.Insert(Bytes(4), lifetime, std::move(owner));
+    EXPECT_TRUE(key.ok()) << key.status();
+    return key.value_or(Uuid());
+  };
+  const Uuid a1 = insert(RefLifetime::kUntilContextDrop, Owner("run-a"));
+  const Uuid a2 = insert(RefLifetime::kUntilParentFinish, Owner("run-a", "parent-p"));
+  const Uuid a3 = insert(RefLifetime::kUntilExplicitDrop, Owner("run-a"));
+  insert(RefLifetime::kUntilContextDrop, Owner("run-b"));
+  const Uuid b2 = insert(RefLifetime::kUntilParentFinish, Owner("run-b"));
+  const auto outliving = [&](const char* run) {
+    std::vector<Uuid> keys;
+    for (const auto& [key, descriptor] : registry.RefsOutlivingRun(run, "node")) {
+      keys.push_back(key);
+    }
+    return keys;
+  };
+  const auto sorted = [](std::vector<Uuid> keys) {
+    std::sort(keys.begin(), keys.end());
+    return keys;
+  };
+
+  EXPECT_TRUE(registry.Release(a1));  // by key: the run's purge has nothing left to do
+  EXPECT_EQ(registry.EndRun("run-a", /*run_failed=*/false), 0u);
+  EXPECT_EQ(outliving("run-a"), sorted({a2, a3}));
+  EXPECT_EQ(registry.ReleaseScope("parent-p"), 1u);  // by scope
+  EXPECT_EQ(outliving("run-a"), std::vector<Uuid>{a3});
+  EXPECT_EQ(registry.EndRun("run-b", /*run_failed=*/false), 1u);  // its context-drop ref
+  EXPECT_EQ(outliving("run-b"), std::vector<Uuid>{b2});
+  EXPECT_EQ(registry.Clear(), 2u);  // a3 and b2
+  EXPECT_TRUE(outliving("run-a").empty());
+  EXPECT_TRUE(outliving("run-b").empty());
+  EXPECT_EQ(registry.EndRun("run-b", /*run_failed=*/true), 0u);
+  // A run id seen before starts afresh.
+  const Uuid again = insert(RefLifetime::kUntilParentFinish, Owner("run-a"));
+  EXPECT_EQ(outliving("run-a"), std::vector<Uuid>{again});
+  EXPECT_EQ(registry.EndRun("run-a", /*run_failed=*/true), 1u);
+  EXPECT_EQ(registry.size(), 0u);
+}
+
+TEST(SessionRefRegistryTest, EndRunTouchesOnlyItsOwnRefsAmongMany) {
+  SessionRefRegistry registry;
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(registry
+                    .Insert(Bytes(1), RefLifetime::kUntilExplicitDrop,
+                            Owner("other-" + std::to_string(i % 50)))
+                    .ok());
+  }
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(registry.Insert(Bytes(1), RefLifetime::kUntilContextDrop, Owner("mine")).ok());
+  }
+  EXPECT_TRUE(registry.RefsOutlivingRun("mine", "node").empty());
+  EXPECT_EQ(registry.EndRun("mine", /*run_failed=*/false), 3u);
+  EXPECT_EQ(registry.size(), 2000u);
+  EXPECT_EQ(registry.RefsOutlivingRun("other-7", "node").size(), 40u);
 }
 
 }  // namespace
