@@ -11,15 +11,14 @@
 
 #include <algorithm>
 #include <exception>
-#include <map>
 #include <utility>
-#include <vector>
 
 #include "core/auth.h"
 #include "core/detail/ssl_context.h"
 #include "core/envelope.h"
 #include "core/json.h"
 #include "core/json_codec.h"
+#include "core/peer_description.h"
 #include "core/peer_error.h"
 
 namespace blazen::client {
@@ -282,35 +281,30 @@ struct HttpPeerClient::Impl {
     return headers;
   }
 
-  // GETs `route` and returns the 2xx response body; throws the mapped PeerError.
-  std::string Get(const std::string& route, const CallOptions& call) const {
+  // GETs `route`, or POSTs `body` to it when given; returns the 2xx response body and throws the
+  // mapped PeerError otherwise.
+  std::string Send(const std::string& route, const std::optional<std::string>& body,
+                   std::chrono::milliseconds read_timeout, const CallOptions& call) const {
+    const std::string what = (body ? "POST " : "GET ") + route;
     CallScope scope(call);
-    auto client = NewConnection(options.read_timeout, scope);
-    httplib::Result result = client->Get(url.prefix + route, Headers(scope));
+    auto client = NewConnection(read_timeout, scope);
+    httplib::Result result = body ? client->Post(url.prefix + route, Headers(scope), *body, kJson)
+                                  : client->Get(url.prefix + route, Headers(scope));
     if (!result) {
-      scope.ThrowIfInterrupted("GET " + route);
-      ThrowPeerError(TransportFailure(result.error(), "GET " + route));
+      scope.ThrowIfInterrupted(what);
+      ThrowPeerError(TransportFailure(result.error(), what));
     }
     if (result->status < 200 || result->status >= 300) {
       ThrowPeerError(StatusFromHttp(result->status, route, result->body));
     }
     return std::move(result->body);
   }
-
-  // POSTs `body` to `route` and returns the 2xx response body; throws the mapped PeerError.
+  std::string Get(const std::string& route, const CallOptions& call) const {
+    return Send(route, std::nullopt, options.read_timeout, call);
+  }
   std::string Post(const std::string& route, const std::string& body,
                    std::chrono::milliseconds read_timeout, const CallOptions& call) const {
-    CallScope scope(call);
-    auto client = NewConnection(read_timeout, scope);
-    httplib::Result result = client->Post(url.prefix + route, Headers(scope), body, kJson);
-    if (!result) {
-      scope.ThrowIfInterrupted("POST " + route);
-      ThrowPeerError(TransportFailure(result.error(), "POST " + route));
-    }
-    if (result->status < 200 || result->status >= 300) {
-      ThrowPeerError(StatusFromHttp(result->status, route, result->body));
-    }
-    return std::move(result->body);
+    return Send(route, body, read_timeout, call);
   }
 };
 
@@ -576,28 +570,12 @@ PeerDescription HttpPeerClient::DescribePeer(const CallOptions& call) {
   const std::string route = "/v1/peer/describe";
   const nlohmann::json answer = ParsedAnswer(impl_->Get(route, call), route);
   CheckAnswerEnvelope(answer, route);
-  PeerDescription d;
-  d.node_id = Field<std::string>(answer, "node_id", route);
-  d.envelope_version = Field<std::uint32_t>(answer, "envelope_version", route);
-  d.version = Field<std::string>(answer, "version", route);
-  d.step_ids = Field<std::vector<std::string>>(answer, "step_ids", route);
-  for (const auto& [name, steps] :
-       Field<std::map<std::string, std::vector<std::string>>>(answer, "default_workflows", route)) {
-    d.default_workflows.push_back(PeerWorkflowDefault{name, steps});
+  Result<PeerDescription> d = PeerDescriptionFromJson(answer);
+  if (!d.ok()) {
+    ThrowPeerError(
+        Status(StatusCode::kInternal, route + ": " + d.status().message(), ErrorKind::kEncode));
   }
-  for (const nlohmann::json& device : Field<nlohmann::json>(answer, "devices", route)) {
-    d.devices.push_back(PeerDeviceInfo{Field<std::string>(device, "location", route),
-                                       Field<std::string>(device, "name", route),
-                                       Field<std::uint64_t>(device, "total_memory_bytes", route),
-                                       Field<std::uint64_t>(device, "pool_budget_bytes", route),
-                                       Field<std::uint64_t>(device, "pool_in_use_bytes", route)});
-  }
-  for (const nlohmann::json& refs : Field<nlohmann::json>(answer, "live_refs", route)) {
-    d.live_refs.push_back(PeerRefCount{
-        Field<std::string>(refs, "lifetime", route), Field<std::string>(refs, "location", route),
-        Field<std::uint64_t>(refs, "count", route), Field<std::uint64_t>(refs, "bytes", route)});
-  }
-  return d;
+  return std::move(d).value();
 }
 
 std::uint64_t HttpPeerClient::ReleaseScope(const std::string& parent_run_id,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "client/deref_sink.h"
+#include "core/peer_description.h"
 #include "core/tls.h"
 #include "core/uuid.h"
 #include "core/wire_types.h"
@@ -111,46 +112,11 @@ struct DerefResult {
   int resumes = 0;
 };
 
-/// A default workflow of a peer: the steps it runs when a request names the workflow and no steps.
-struct PeerWorkflowDefault {
-  std::string workflow_name;
-  std::vector<std::string> step_ids;
-};
-
-/// A device of a peer.
-struct PeerDeviceInfo {
-  /// "host" on the host fallback, else "cuda:N".
-  std::string location;
-  /// GPU model name; empty on the host fallback.
-  std::string name;
-  std::uint64_t total_memory_bytes = 0;
-  /// Byte budget of the session-ref pool on this device, and what is in use now.
-  std::uint64_t pool_budget_bytes = 0;
-  std::uint64_t pool_in_use_bytes = 0;
-};
-
-/// Live session refs of one lifetime at one location.
-struct PeerRefCount {
-  /// "until_context_drop", "until_parent_finish" or "until_explicit_drop".
-  std::string lifetime;
-  /// "host" or "cuda:N".
-  std::string location;
-  std::uint64_t count = 0;
-  std::uint64_t bytes = 0;
-};
-
-/// What DescribePeer reports about a peer.
-struct PeerDescription {
-  std::string node_id;
-  std::uint32_t envelope_version = 0;
-  /// Registered step ids.
-  std::vector<std::string> step_ids;
-  std::vector<PeerWorkflowDefault> default_workflows;
-  std::vector<PeerDeviceInfo> devices;
-  std::vector<PeerRefCount> live_refs;
-  /// Software version of the peer, e.g. "0.1.0".
-  std::string version;
-};
+// The description DescribePeer returns (core/peer_description.h, shared with the HTTP client).
+using ::blazen::PeerDescription;
+using ::blazen::PeerDeviceInfo;
+using ::blazen::PeerRefCount;
+using ::blazen::PeerWorkflowDefault;
 
 /// A connection to one peer. Every call sends `authorization: Bearer <token>` (when a token is
 /// configured), `x-blazen-peer-node-id: <node_id>` and `x-blazen-parent-run-id` (when set), and

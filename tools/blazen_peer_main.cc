@@ -26,6 +26,7 @@
 #include "core/auth.h"
 #include "core/json.h"
 #include "core/json_codec.h"
+#include "core/peer_description.h"
 #include "core/peer_error.h"
 #include "core/tls.h"
 #include "server/peer_node.h"
@@ -544,31 +545,7 @@ int Describe(const std::vector<std::string>& raw) {
   const blazen::client::PeerDescription d =
       HttpBaseUrl(args) ? HttpClientFrom(args, *HttpBaseUrl(args))->DescribePeer()
                         : ConnectFrom(args)->DescribePeer();
-  json out;
-  out["node_id"] = d.node_id;
-  out["version"] = d.version;
-  out["envelope_version"] = d.envelope_version;
-  out["step_ids"] = d.step_ids;
-  json workflows = json::object();
-  for (const auto& w : d.default_workflows) workflows[w.workflow_name] = w.step_ids;
-  out["default_workflows"] = workflows;
-  json devices = json::array();
-  for (const auto& dev : d.devices) {
-    devices.push_back({{"location", dev.location},
-                       {"name", dev.name},
-                       {"total_memory_bytes", dev.total_memory_bytes},
-                       {"pool_budget_bytes", dev.pool_budget_bytes},
-                       {"pool_in_use_bytes", dev.pool_in_use_bytes}});
-  }
-  out["devices"] = devices;
-  json refs = json::array();
-  for (const auto& r : d.live_refs) {
-    refs.push_back({{"lifetime", r.lifetime},
-                    {"location", r.location},
-                    {"count", r.count},
-                    {"bytes", r.bytes}});
-  }
-  out["live_refs"] = refs;
+  const json out = blazen::PeerDescriptionToJson(d);
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }

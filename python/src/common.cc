@@ -14,6 +14,8 @@
 
 #include "client/peer_client.h"
 #include "core/auth.h"
+#include "core/json.h"
+#include "core/peer_description.h"
 #include "core/peer_error.h"
 #include "core/tls.h"
 #include "core/uuid.h"
@@ -106,36 +108,8 @@ GilRelease::~GilRelease() noexcept(false) {
 void ThrowStatus(const Status& status) { ThrowPeerError(status); }
 
 py::dict DescriptionDict(const client::PeerDescription& d) {
-  py::dict out;
-  out["node_id"] = d.node_id;
-  out["envelope_version"] = d.envelope_version;
-  out["step_ids"] = d.step_ids;
-  py::dict workflows;
-  for (const auto& w : d.default_workflows) workflows[py::str(w.workflow_name)] = w.step_ids;
-  out["default_workflows"] = workflows;
-  py::list devices;
-  for (const auto& dev : d.devices) {
-    py::dict item;
-    item["location"] = dev.location;
-    item["name"] = dev.name;
-    item["total_memory_bytes"] = dev.total_memory_bytes;
-    item["pool_budget_bytes"] = dev.pool_budget_bytes;
-    item["pool_in_use_bytes"] = dev.pool_in_use_bytes;
-    devices.append(item);
-  }
-  out["devices"] = devices;
-  py::list live;
-  for (const auto& r : d.live_refs) {
-    py::dict item;
-    item["lifetime"] = r.lifetime;
-    item["location"] = r.location;
-    item["count"] = r.count;
-    item["bytes"] = r.bytes;
-    live.append(item);
-  }
-  out["live_refs"] = live;
-  out["version"] = d.version;
-  return out;
+  // Through the description's one JSON form, so the dict has exactly its keys.
+  return py::module_::import("json").attr("loads")(DumpJson(PeerDescriptionToJson(d)));
 }
 
 void BindErrors(py::module_& m) {

@@ -10,14 +10,16 @@
 
 namespace blazen::server::detail {
 
-NodeDescription DescribeNode(const std::string& node_id, const Engine& engine,
+PeerDescription DescribeNode(const std::string& node_id, const Engine& engine,
                              const gpu::GpuRuntime* runtime) {
-  NodeDescription out;
+  PeerDescription out;
   out.node_id = node_id;
   out.envelope_version = kEnvelopeVersion;
   out.version = BLAZEN_VERSION;
   out.step_ids = RegisteredStepIds();
-  out.default_workflows = engine.DefaultWorkflows();
+  for (auto& [name, steps] : engine.DefaultWorkflows()) {
+    out.default_workflows.push_back(PeerWorkflowDefault{name, std::move(steps)});
+  }
 
   const SessionRefRegistry& refs = *engine.session_refs();
   const RegistryStats stats = refs.Stats();
@@ -31,7 +33,7 @@ NodeDescription DescribeNode(const std::string& node_id, const Engine& engine,
     return it == limits.max_bytes_per_location.end() ? limits.default_max_bytes_per_location
                                                      : it->second;
   };
-  DeviceDescription host;
+  PeerDeviceInfo host;
   host.location = "host";
   host.total_memory_bytes = gpu::PhysicalMemoryBytes();
   host.pool_budget_bytes = limit_at("host");
@@ -41,7 +43,7 @@ NodeDescription DescribeNode(const std::string& node_id, const Engine& engine,
   }
   out.devices.push_back(std::move(host));
   if (runtime != nullptr && runtime->is_cuda()) {
-    DeviceDescription device;
+    PeerDeviceInfo device;
     device.location = runtime->location();
     device.name = runtime->device_name();
     device.total_memory_bytes = runtime->total_memory_bytes();
@@ -50,8 +52,8 @@ NodeDescription DescribeNode(const std::string& node_id, const Engine& engine,
     out.devices.push_back(std::move(device));
   }
   for (const auto& [key, bucket] : stats.live) {
-    out.live_refs.push_back(RefCountDescription{std::string(RefLifetimeName(key.first)), key.second,
-                                                bucket.count, bucket.resident_bytes});
+    out.live_refs.push_back(PeerRefCount{std::string(RefLifetimeName(key.first)), key.second,
+                                         bucket.count, bucket.resident_bytes});
   }
   return out;
 }

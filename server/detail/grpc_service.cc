@@ -666,17 +666,17 @@ grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerCo
     Reply(context, reactor, st);
     return reactor;
   }
-  const NodeDescription d = DescribeNode(options_.node_id, *engine_, options_.runtime.get());
+  const PeerDescription d = DescribeNode(options_.node_id, *engine_, options_.runtime.get());
   response->set_node_id(d.node_id);
   response->set_envelope_version(d.envelope_version);
   response->set_version(d.version);
   for (const std::string& id : d.step_ids) response->add_step_ids(id);
-  for (const auto& [name, steps] : d.default_workflows) {
+  for (const PeerWorkflowDefault& workflow : d.default_workflows) {
     pb::WorkflowDefault* w = response->add_default_workflows();
-    w->set_workflow_name(name);
-    for (const std::string& id : steps) w->add_step_ids(id);
+    w->set_workflow_name(workflow.workflow_name);
+    for (const std::string& id : workflow.step_ids) w->add_step_ids(id);
   }
-  for (const DeviceDescription& device : d.devices) {
+  for (const PeerDeviceInfo& device : d.devices) {
     pb::DeviceInfo* info = response->add_devices();
     info->set_location(device.location);
     info->set_name(device.name);
@@ -684,7 +684,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerCo
     info->set_pool_budget_bytes(device.pool_budget_bytes);
     info->set_pool_in_use_bytes(device.pool_in_use_bytes);
   }
-  for (const RefCountDescription& live : d.live_refs) {
+  for (const PeerRefCount& live : d.live_refs) {
     pb::RefCount* count = response->add_live_refs();
     count->set_lifetime(live.lifetime);
     count->set_location(live.location);

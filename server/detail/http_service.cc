@@ -382,30 +382,9 @@ struct HttpService::Impl {
 
   // GET /v1/peer/describe (extension): what the gRPC DescribePeer reports, as JSON.
   void Describe(const httplib::Request&, httplib::Response& res) {
-    const NodeDescription d = DescribeNode(options.node_id, *engine, options.runtime.get());
-    json devices = json::array();
-    for (const DeviceDescription& device : d.devices) {
-      devices.push_back({{"location", device.location},
-                         {"name", device.name},
-                         {"total_memory_bytes", device.total_memory_bytes},
-                         {"pool_budget_bytes", device.pool_budget_bytes},
-                         {"pool_in_use_bytes", device.pool_in_use_bytes}});
-    }
-    json live = json::array();
-    for (const RefCountDescription& refs : d.live_refs) {
-      live.push_back({{"lifetime", refs.lifetime},
-                      {"location", refs.location},
-                      {"count", refs.count},
-                      {"bytes", refs.bytes}});
-    }
     res.status = 200;
-    res.set_content(DumpJson({{"node_id", d.node_id},
-                              {"envelope_version", d.envelope_version},
-                              {"version", d.version},
-                              {"step_ids", d.step_ids},
-                              {"default_workflows", d.default_workflows},
-                              {"devices", std::move(devices)},
-                              {"live_refs", std::move(live)}}),
+    res.set_content(DumpJson(PeerDescriptionToJson(
+                        DescribeNode(options.node_id, *engine, options.runtime.get()))),
                     kJson);
   }
 
