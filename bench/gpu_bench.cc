@@ -37,6 +37,7 @@
 #include "kernels/embedding_bag.h"
 #include "kernels/fill.h"
 #include "server/peer_node.h"
+#include "tools/command_line.h"
 
 #if BLAZEN_GPU_BUILT_WITH_CUDA
 #include <cuda_runtime.h>
@@ -318,30 +319,21 @@ json BenchDeref(const Options& o) {
 }
 
 int Main(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--json") {
-      o.json_path = value();
-    } else if (arg == "--quick") {
-      o.quick = true;
-    } else if (arg == "--allow-host") {
-      o.allow_host = true;
-    } else if (arg == "--deref-bytes") {
-      o.deref_bytes = std::stoull(value());
-    } else if (arg == "--reps") {
-      o.reps = std::max(1, std::stoi(value()));
-    } else {
-      throw std::invalid_argument("unknown option " + arg + "\n" + kUsage);
-    }
+  const cli::Args args(std::vector<std::string>(argv + 1, argv + argc),
+                       {"json", "deref-bytes", "reps"}, {"quick", "allow-host"});
+  if (args.help()) {
+    std::fputs(kUsage, stdout);
+    return 0;
   }
+  if (!args.positionals().empty()) {
+    throw cli::UsageError("unexpected argument '" + args.positionals().front() + "'");
+  }
+  Options o;
+  o.json_path = args.get("json").value_or("");
+  o.quick = args.has("quick");
+  o.allow_host = args.has("allow-host");
+  o.deref_bytes = args.number("deref-bytes", o.deref_bytes);
+  o.reps = static_cast<int>(std::clamp<std::uint64_t>(args.number("reps", 7), 1, 1000));
   gpu::GpuRuntimeOptions runtime_options;
   runtime_options.force_host = o.allow_host && gpu::VisibleCudaDeviceCount() == 0;
   auto runtime = Check(gpu::GpuRuntime::Create(runtime_options), "GPU runtime");

@@ -27,6 +27,7 @@
 #include "core/peer_error.h"
 #include "core/postcard.h"
 #include "core/uuid.h"
+#include "tools/command_line.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -82,71 +83,21 @@ run options:
                      the ratios need all of them
 )";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using cli::UsageError;
 
-// --- Options -------------------------------------------------------------------------------------
-
-// `--name value`, `--name=value` and boolean `--flag` options.
-class Flags {
+// The driver's options: no positional arguments.
+class Flags : public cli::Args {
  public:
-  Flags(const std::vector<std::string>& args, const std::set<std::string>& value_options,
-        const std::set<std::string>& flag_options) {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      const std::string& arg = args[i];
-      if (arg == "-h" || arg == "--help") {
-        help_ = true;
-        continue;
-      }
-      if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "'");
-      std::string name = arg.substr(2);
-      std::optional<std::string> value;
-      if (const auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name.resize(eq);
-      }
-      if (flag_options.count(name) != 0) {
-        if (value) throw UsageError("--" + name + " takes no value");
-        values_[name] = "true";
-      } else if (value_options.count(name) != 0) {
-        if (!value) {
-          if (i + 1 >= args.size()) throw UsageError("--" + name + " needs a value");
-          value = args[++i];
-        }
-        values_[name] = *value;
-      } else {
-        throw UsageError("unknown option --" + name);
-      }
+  Flags(const std::vector<std::string>& args, std::set<std::string> value_options,
+        std::set<std::string> flag_options)
+      : cli::Args(args, std::move(value_options), std::move(flag_options)) {
+    if (!positionals().empty()) {
+      throw UsageError("unexpected argument '" + positionals().front() + "'");
     }
   }
-
-  [[nodiscard]] bool help() const { return help_; }
-  [[nodiscard]] bool has(const std::string& name) const { return values_.count(name) != 0; }
   [[nodiscard]] std::string text(const std::string& name, const std::string& fallback) const {
-    const auto it = values_.find(name);
-    return it == values_.end() ? fallback : it->second;
+    return get(name).value_or(fallback);
   }
-  [[nodiscard]] std::uint64_t number(const std::string& name, std::uint64_t fallback) const {
-    const auto it = values_.find(name);
-    if (it == values_.end()) return fallback;
-    const std::string& v = it->second;
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-      n = std::stoull(v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (v.empty() || used != v.size() || v[0] == '-') {
-      throw UsageError("--" + name + " needs a non-negative integer, got '" + v + "'");
-    }
-    return n;
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-  bool help_ = false;
 };
 
 // Keys of the timed transfers (TransferSeries::key), for --only.

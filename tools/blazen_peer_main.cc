@@ -30,6 +30,7 @@
 #include "core/peer_error.h"
 #include "core/tls.h"
 #include "server/peer_node.h"
+#include "tools/command_line.h"
 
 namespace {
 
@@ -48,83 +49,15 @@ commands:
 `blazen-peer <command> --help` describes a command's options.
 )";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using blazen::cli::UsageError;
 
-// --- A small option parser: --name value, --name=value, boolean --flag, positionals ------------
-
-class Args {
+// blazen-peer's options: -o is short for --output in every command.
+class Args : public blazen::cli::Args {
  public:
   Args(std::vector<std::string> args, std::set<std::string> value_options,
        std::set<std::string> flags)
-      : value_options_(std::move(value_options)), flags_(std::move(flags)) {
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      std::string arg = args[i];
-      if (arg == "-h" || arg == "--help") {
-        help_ = true;
-        continue;
-      }
-      if (arg == "-o") arg = "--output";
-      if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
-        positionals_.push_back(arg);
-        continue;
-      }
-      std::string name = arg.substr(2);
-      std::optional<std::string> value;
-      if (auto eq = name.find('='); eq != std::string::npos) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      }
-      if (flags_.count(name) != 0) {
-        if (value) throw UsageError("--" + name + " takes no value");
-        values_[name] = "true";
-      } else if (value_options_.count(name) != 0) {
-        if (!value) {
-          if (i + 1 >= args.size()) throw UsageError("--" + name + " needs a value");
-          value = args[++i];
-        }
-        values_[name] = *value;
-      } else {
-        throw UsageError("unknown option --" + name);
-      }
-    }
-  }
-
-  [[nodiscard]] bool help() const { return help_; }
-  [[nodiscard]] bool has(const std::string& name) const { return values_.count(name) != 0; }
-  [[nodiscard]] std::optional<std::string> get(const std::string& name) const {
-    auto it = values_.find(name);
-    return it == values_.end() ? std::nullopt : std::optional<std::string>(it->second);
-  }
-  [[nodiscard]] std::string required(const std::string& name) const {
-    auto v = get(name);
-    if (!v || v->empty()) throw UsageError("--" + name + " is required");
-    return *v;
-  }
-  [[nodiscard]] std::uint64_t number(const std::string& name, std::uint64_t fallback) const {
-    auto v = get(name);
-    if (!v) return fallback;
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-      n = std::stoull(*v, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != v->size() || v->empty() || (*v)[0] == '-') {
-      throw UsageError("--" + name + " needs a non-negative integer, got '" + *v + "'");
-    }
-    return n;
-  }
-  [[nodiscard]] const std::vector<std::string>& positionals() const { return positionals_; }
-
- private:
-  std::set<std::string> value_options_;
-  std::set<std::string> flags_;
-  std::map<std::string, std::string> values_;
-  std::vector<std::string> positionals_;
-  bool help_ = false;
+      : blazen::cli::Args(std::move(args), std::move(value_options), std::move(flags),
+                          {{"-o", "--output"}}) {}
 };
 
 const std::set<std::string> kClientOptions = {"peer",    "node-id", "token-file",    "tls-cert",
