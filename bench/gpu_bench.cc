@@ -101,104 +101,154 @@ double TimeMs(int reps, int inner, const std::function<void()>& launch,
 // --- 1. EmbeddingBag
 // ------------------------------------------------------------------------------
 
+// The f32 table: element i = UniformF32At(7, i, -1, 1), on the device and on the host; the f16
+// table holds the same values rounded to f16.
+struct Tables {
+  std::int64_t vocab = 0;
+  std::int64_t dim = 0;
+  gpu::DeviceBuffer table32;
+  gpu::DeviceBuffer table16;
+  std::vector<float> host32;
+  std::vector<std::uint16_t> host16;
+
+  [[nodiscard]] const void* device(DType dtype) const {
+    return dtype == DType::kF32 ? table32.data() : table16.data();
+  }
+  [[nodiscard]] const void* host(DType dtype) const {
+    return dtype == DType::kF32 ? static_cast<const void*>(host32.data())
+                                : static_cast<const void*>(host16.data());
+  }
+};
+
+Tables MakeTables(gpu::GpuRuntime& runtime, std::int64_t vocab, std::int64_t dim) {
+  const gpu::StreamView stream = runtime.stream();
+  const auto count = static_cast<std::size_t>(vocab * dim);
+  Tables t;
+  t.vocab = vocab;
+  t.dim = dim;
+  t.table32 = Check(gpu::DeviceBuffer::Allocate(count * 4, runtime.pool(), stream), "table f32");
+  t.table16 = Check(gpu::DeviceBuffer::Allocate(count * 2, runtime.pool(), stream), "table f16");
+  t.host32.resize(count);
+  t.host16.resize(count);
+  Check(kernels::RandomUniformF32Reference(t.host32.data(), vocab * dim, 7, -1, 1), "host table");
+  Check(kernels::ConvertF32ToF16Reference(t.host32.data(), t.host16.data(), vocab * dim),
+        "host f16");
+  Check(t.table32.CopyFromHost(t.host32.data(), count * 4, stream), "upload f32");
+  Check(t.table16.CopyFromHost(t.host16.data(), count * 2, stream), "upload f16");
+  return t;
+}
+
+// One batch of `bags` bags of `per_bag` random ids, on the host and on the device, and the
+// device output.
+struct Batch {
+  std::int64_t bags = 0;
+  std::int64_t per_bag = 0;
+  std::vector<std::int64_t> ids;
+  std::vector<std::int64_t> offsets;
+  gpu::DeviceBuffer d_ids;
+  gpu::DeviceBuffer d_offsets;
+  gpu::DeviceBuffer d_out;
+};
+
+Batch MakeBatch(gpu::GpuRuntime& runtime, const Tables& tables, std::int64_t bags,
+                std::int64_t per_bag, std::mt19937_64& rng) {
+  const gpu::StreamView stream = runtime.stream();
+  Batch b;
+  b.bags = bags;
+  b.per_bag = per_bag;
+  b.ids.resize(static_cast<std::size_t>(bags * per_bag));
+  std::uniform_int_distribution<std::int64_t> pick(0, tables.vocab - 1);
+  for (auto& id : b.ids) id = pick(rng);
+  b.offsets.resize(static_cast<std::size_t>(bags + 1));
+  for (std::int64_t i = 0; i <= bags; ++i) b.offsets[static_cast<std::size_t>(i)] = i * per_bag;
+  b.d_ids = Check(gpu::DeviceBuffer::Allocate(b.ids.size() * 8, runtime.pool(), stream), "ids");
+  b.d_offsets =
+      Check(gpu::DeviceBuffer::Allocate(b.offsets.size() * 8, runtime.pool(), stream), "offsets");
+  b.d_out = Check(gpu::DeviceBuffer::Allocate(static_cast<std::size_t>(bags * tables.dim) * 4,
+                                              runtime.pool(), stream),
+                  "out");
+  Check(b.d_ids.CopyFromHost(b.ids.data(), b.ids.size() * 8, stream), "upload ids");
+  Check(b.d_offsets.CopyFromHost(b.offsets.data(), b.offsets.size() * 8, stream), "upload offsets");
+  return b;
+}
+
+// Correctness first: the first 64 bags of the device output (already computed) against the CPU
+// reference. Returns the largest absolute difference; throws when it is over 1e-5.
+double CheckAgainstReference(const kernels::EmbeddingBagArgs& args, const Tables& tables,
+                             const Batch& batch, DType table_dtype, gpu::StreamView stream) {
+  const std::int64_t check_bags = std::min<std::int64_t>(64, batch.bags);
+  std::vector<float> got(static_cast<std::size_t>(check_bags * tables.dim));
+  Check(batch.d_out.CopyToHost(got.data(), 0, got.size() * 4, stream), "download");
+  std::vector<float> want(got.size());
+  kernels::EmbeddingBagArgs ref = args;
+  ref.table = tables.host(table_dtype);
+  ref.ids = batch.ids.data();
+  ref.offsets = batch.offsets.data();
+  ref.num_bags = check_bags;
+  ref.num_ids = batch.offsets[static_cast<std::size_t>(check_bags)];
+  ref.out = want.data();
+  Check(kernels::EmbeddingBagMeanReference(ref), "reference");
+  double max_err = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    max_err = std::max(max_err, static_cast<double>(std::fabs(got[i] - want[i])));
+  }
+  if (max_err > 1e-5) {
+    throw std::runtime_error("EmbeddingBagMean differs from the reference by " +
+                             std::to_string(max_err));
+  }
+  return max_err;
+}
+
+// Checks, then times one table dtype on one batch; prints and returns its row.
+json BenchEmbeddingBagCase(gpu::GpuRuntime& runtime, const Options& o, const Tables& tables,
+                           Batch& batch, DType table_dtype) {
+  const gpu::StreamView stream = runtime.stream();
+  kernels::EmbeddingBagArgs args;
+  args.table = tables.device(table_dtype);
+  args.table_dtype = table_dtype;
+  args.num_rows = tables.vocab;
+  args.dim = tables.dim;
+  args.ids = batch.d_ids.data();
+  args.id_dtype = DType::kI64;
+  args.num_ids = batch.bags * batch.per_bag;
+  args.offsets = static_cast<const std::int64_t*>(batch.d_offsets.data());
+  args.num_bags = batch.bags;
+  args.normalize = true;
+  args.out = static_cast<float*>(batch.d_out.data());
+  const auto launch = [&] {
+    const Status st = runtime.is_cuda() ? kernels::EmbeddingBagMean(args, stream.handle())
+                                        : kernels::EmbeddingBagMeanReference(args);
+    Check(st, "EmbeddingBagMean");
+  };
+  const auto sync = [&] { Check(stream.Synchronize(), "synchronize"); };
+  launch();
+  sync();
+  const double max_err = CheckAgainstReference(args, tables, batch, table_dtype, stream);
+  const int inner = o.quick || !runtime.is_cuda() ? 2 : 20;
+  const double ms = TimeMs(o.reps, inner, launch, sync);
+  const std::string dtype_name(DTypeName(table_dtype));
+  std::printf("embedding_bag %s [%lld, %lld] %lldx%lld: %.4f ms (max |err| %.2g)\n",
+              dtype_name.c_str(), static_cast<long long>(tables.vocab),
+              static_cast<long long>(tables.dim), static_cast<long long>(batch.bags),
+              static_cast<long long>(batch.per_bag), ms, max_err);
+  return {{"table_dtype", dtype_name}, {"vocab", tables.vocab},        {"dim", tables.dim},
+          {"bags", batch.bags},        {"ids_per_bag", batch.per_bag}, {"ms", ms},
+          {"max_abs_err", max_err}};
+}
+
 json BenchEmbeddingBag(gpu::GpuRuntime& runtime, const Options& o) {
   const std::int64_t vocab = o.quick ? (1 << 14) : (1 << 20);
   const std::int64_t dim = 384;
   const std::vector<std::pair<std::int64_t, std::int64_t>> batches =
       o.quick ? std::vector<std::pair<std::int64_t, std::int64_t>>{{256, 32}}
               : std::vector<std::pair<std::int64_t, std::int64_t>>{{4096, 128}, {65536, 64}};
-  const gpu::StreamView stream = runtime.stream();
-  const auto count = static_cast<std::size_t>(vocab * dim);
-
-  // The f32 table: element i = UniformF32At(7, i, -1, 1), on the device and on the host.
-  gpu::DeviceBuffer table32 =
-      Check(gpu::DeviceBuffer::Allocate(count * 4, runtime.pool(), stream), "table f32");
-  gpu::DeviceBuffer table16 =
-      Check(gpu::DeviceBuffer::Allocate(count * 2, runtime.pool(), stream), "table f16");
-  std::vector<float> host32(count);
-  std::vector<std::uint16_t> host16(count);
-  Check(kernels::RandomUniformF32Reference(host32.data(), vocab * dim, 7, -1, 1), "host table");
-  Check(kernels::ConvertF32ToF16Reference(host32.data(), host16.data(), vocab * dim), "host f16");
-  Check(table32.CopyFromHost(host32.data(), count * 4, stream), "upload f32");
-  Check(table16.CopyFromHost(host16.data(), count * 2, stream), "upload f16");
-
+  const Tables tables = MakeTables(runtime, vocab, dim);
   json rows = json::array();
   std::mt19937_64 rng(42);
   for (const auto& [bags, per_bag] : batches) {
-    const std::int64_t num_ids = bags * per_bag;
-    std::vector<std::int64_t> ids(static_cast<std::size_t>(num_ids));
-    std::uniform_int_distribution<std::int64_t> pick(0, vocab - 1);
-    for (auto& id : ids) id = pick(rng);
-    std::vector<std::int64_t> offsets(static_cast<std::size_t>(bags + 1));
-    for (std::int64_t b = 0; b <= bags; ++b) offsets[static_cast<std::size_t>(b)] = b * per_bag;
-    gpu::DeviceBuffer d_ids =
-        Check(gpu::DeviceBuffer::Allocate(ids.size() * 8, runtime.pool(), stream), "ids");
-    gpu::DeviceBuffer d_offsets =
-        Check(gpu::DeviceBuffer::Allocate(offsets.size() * 8, runtime.pool(), stream), "offsets");
-    gpu::DeviceBuffer d_out =
-        Check(gpu::DeviceBuffer::Allocate(static_cast<std::size_t>(bags * dim) * 4, runtime.pool(),
-                                          stream),
-              "out");
-    Check(d_ids.CopyFromHost(ids.data(), ids.size() * 8, stream), "upload ids");
-    Check(d_offsets.CopyFromHost(offsets.data(), offsets.size() * 8, stream), "upload offsets");
-
+    Batch batch = MakeBatch(runtime, tables, bags, per_bag, rng);
     for (const DType table_dtype : {DType::kF32, DType::kF16}) {
-      kernels::EmbeddingBagArgs args;
-      args.table = table_dtype == DType::kF32 ? table32.data() : table16.data();
-      args.table_dtype = table_dtype;
-      args.num_rows = vocab;
-      args.dim = dim;
-      args.ids = d_ids.data();
-      args.id_dtype = DType::kI64;
-      args.num_ids = num_ids;
-      args.offsets = static_cast<const std::int64_t*>(d_offsets.data());
-      args.num_bags = bags;
-      args.normalize = true;
-      args.out = static_cast<float*>(d_out.data());
-      const auto launch = [&] {
-        const Status st = runtime.is_cuda() ? kernels::EmbeddingBagMean(args, stream.handle())
-                                            : kernels::EmbeddingBagMeanReference(args);
-        Check(st, "EmbeddingBagMean");
-      };
-      const auto sync = [&] { Check(stream.Synchronize(), "synchronize"); };
-
-      // Correctness first: the first 64 bags against the CPU reference.
-      launch();
-      sync();
-      const std::int64_t check_bags = std::min<std::int64_t>(64, bags);
-      std::vector<float> got(static_cast<std::size_t>(check_bags * dim));
-      Check(d_out.CopyToHost(got.data(), 0, got.size() * 4, stream), "download");
-      std::vector<float> want(got.size());
-      kernels::EmbeddingBagArgs ref = args;
-      ref.table = table_dtype == DType::kF32 ? static_cast<const void*>(host32.data())
-                                             : static_cast<const void*>(host16.data());
-      ref.ids = ids.data();
-      ref.offsets = offsets.data();
-      ref.num_bags = check_bags;
-      ref.num_ids = offsets[static_cast<std::size_t>(check_bags)];
-      ref.out = want.data();
-      Check(kernels::EmbeddingBagMeanReference(ref), "reference");
-      double max_err = 0;
-      for (std::size_t i = 0; i < got.size(); ++i) {
-        max_err = std::max(max_err, static_cast<double>(std::fabs(got[i] - want[i])));
-      }
-      if (max_err > 1e-5) {
-        throw std::runtime_error("EmbeddingBagMean differs from the reference by " +
-                                 std::to_string(max_err));
-      }
-      const int inner = o.quick || !runtime.is_cuda() ? 2 : 20;
-      const double ms = TimeMs(o.reps, inner, launch, sync);
-      rows.push_back({{"table_dtype", std::string(DTypeName(table_dtype))},
-                      {"vocab", vocab},
-                      {"dim", dim},
-                      {"bags", bags},
-                      {"ids_per_bag", per_bag},
-                      {"ms", ms},
-                      {"max_abs_err", max_err}});
-      std::printf("embedding_bag %s [%lld, %lld] %lldx%lld: %.4f ms (max |err| %.2g)\n",
-                  std::string(DTypeName(table_dtype)).c_str(), static_cast<long long>(vocab),
-                  static_cast<long long>(dim), static_cast<long long>(bags),
-                  static_cast<long long>(per_bag), ms, max_err);
+      rows.push_back(BenchEmbeddingBagCase(runtime, o, tables, batch, table_dtype));
     }
   }
   return rows;

@@ -2,7 +2,7 @@
 // The control servers of the peer benchmark: what plain gRPC and plain TCP achieve on the same
 // machine, with the same bytes and chunk size, without the peer's engine, registry and envelopes.
 
-#include "bench/control_server.h"
+#include "bench/controls/control_server.h"
 
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
