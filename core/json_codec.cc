@@ -588,6 +588,16 @@ Result<ReleaseResponse> DecodeReleaseResponseJson(std::string_view text) {
   });
 }
 
+Result<ReleaseScopeRequest> DecodeReleaseScopeRequestJson(std::string_view text) {
+  return DecodeText(text, [](const Json& json) -> Result<ReleaseScopeRequest> {
+    BLAZEN_RETURN_IF_ERROR(RequireObject(json, ""));
+    ReleaseScopeRequest request;
+    BLAZEN_ASSIGN_OR_RETURN(request.envelope_version, ReadEnvelopeVersion(json, ""));
+    BLAZEN_ASSIGN_OR_RETURN(request.parent_run_id, StringField(json, "parent_run_id", ""));
+    return request;
+  });
+}
+
 Result<SubWorkflowEvent> DecodeSubWorkflowEventJson(std::string_view text) {
   return DecodeText(text, DecodeEvent);
 }

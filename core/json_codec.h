@@ -58,6 +58,8 @@ namespace blazen {
 [[nodiscard]] Result<ReleaseRequest> DecodeReleaseRequestJson(std::string_view text);
 [[nodiscard]] Result<ReleaseResponse> DecodeReleaseResponseJson(std::string_view text);
 [[nodiscard]] Result<SubWorkflowEvent> DecodeSubWorkflowEventJson(std::string_view text);
+/// `{"envelope_version": <u32>, "parent_run_id": <string>}` (POST /v1/peer/release_scope).
+[[nodiscard]] Result<ReleaseScopeRequest> DecodeReleaseScopeRequestJson(std::string_view text);
 
 /// Upstream's `SubWorkflowRequest::new`: stamps kEnvelopeVersion and stores the compact JSON text
 /// of `input` as `input_json`.

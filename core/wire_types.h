@@ -101,6 +101,15 @@ struct ReleaseResponse {
   friend bool operator==(const ReleaseResponse&, const ReleaseResponse&) = default;
 };
 
+/// Asks a peer to drop every UntilParentFinish ref of one parent run (extension: the gRPC
+/// ReleaseScope RPC and POST /v1/peer/release_scope).
+struct ReleaseScopeRequest {
+  std::uint32_t envelope_version = kEnvelopeVersion;
+  std::string parent_run_id;
+
+  friend bool operator==(const ReleaseScopeRequest&, const ReleaseScopeRequest&) = default;
+};
+
 /// One item of the StreamSubWorkflowEvents stream (declared only in upstream's proto comments; this
 /// is our definition, documented in blazen_peer.proto): one item per event the run emits, the last
 /// one carrying the final response.

@@ -79,4 +79,27 @@ int ForEachCertificate(const std::string& pem, const std::function<void(X509*)>&
   return count;
 }
 
+Status ConfigureServerSsl(SSL_CTX& ctx, const ServerTlsConfig& tls) {
+  SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
+  BLAZEN_RETURN_IF_ERROR(UseCertificateAndKey(ctx, "server", tls.cert_chain_pem, tls.cert_path,
+                                              tls.private_key_pem, tls.key_path));
+  X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  const int added = ForEachCertificate(tls.ca_pem, [&](X509* cert) {
+    X509_STORE_add_cert(store, cert);
+    if (names != nullptr) {
+      if (X509_NAME* name = X509_NAME_dup(X509_get_subject_name(cert))) {
+        sk_X509_NAME_push(names, name);
+      }
+    }
+  });
+  if (names != nullptr) SSL_CTX_set_client_CA_list(&ctx, names);
+  if (added == 0) {
+    return Status(StatusCode::kInvalidArgument, "CA cert " + tls.ca_path + " holds no certificate",
+                  ErrorKind::kTls);
+  }
+  SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return Status::Ok();
+}
+
 }  // namespace blazen::detail

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "core/tls.h"
 
 namespace blazen::detail {
 
@@ -29,5 +30,11 @@ namespace blazen::detail {
 /// Calls `fn` with each certificate of `pem`, in order (the certificate is freed after the call;
 /// `fn` takes a reference of its own to keep it). Returns how many there were.
 int ForEachCertificate(const std::string& pem, const std::function<void(X509*)>& fn);
+
+/// Configures `ctx` as a TLS server of `tls`: TLS 1.2 or newer, the identity (leaf,
+/// intermediates, key) and the CA that client certificates must chain to; clients without a valid
+/// certificate fail the handshake. kInvalidArgument (kind kTls) as UseCertificateAndKey, or when
+/// the CA PEM holds no certificate.
+[[nodiscard]] Status ConfigureServerSsl(SSL_CTX& ctx, const ServerTlsConfig& tls);
 
 }  // namespace blazen::detail

@@ -26,7 +26,7 @@
 #include "core/json_codec.h"
 #include "core/peer_error.h"
 #include "core/tls.h"
-#include "server/detail/http_service.h"
+#include "server/transport/http/http_service.h"
 #include "server/peer_node.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_pki.h"
@@ -313,12 +313,12 @@ TEST(HttpServerTest, SlowClientDoesNotBlockOthersAndIsDropped) {
   auto refs = std::make_shared<SessionRefRegistry>();
   auto engine = std::make_shared<Engine>(EngineOptions{}, refs);
   AddBuiltinWorkflows(*engine);
-  detail::HttpServiceOptions options;
+  http_transport::HttpServiceOptions options;
   options.node_id = "slow-test";
   options.listen_address = "127.0.0.1:0";
   options.threads = 4;
   options.read_timeout = 1s;
-  auto service = detail::HttpService::Start(options, engine);
+  auto service = http_transport::HttpService::Start(options, engine);
   ASSERT_TRUE(service.ok()) << service.status();
   const int port = (*service)->port();
 
@@ -642,10 +642,10 @@ TEST(HttpServerTest, TokenIsRequiredOnEveryRouteButHealthz) {
 TEST(HttpServerTest, HealthzReportsDrainingDuringShutdown) {
   auto refs = std::make_shared<SessionRefRegistry>();
   auto engine = std::make_shared<Engine>(EngineOptions{}, refs);
-  detail::HttpServiceOptions options;
+  http_transport::HttpServiceOptions options;
   options.node_id = "drain-test";
   options.listen_address = "127.0.0.1:0";
-  auto service = detail::HttpService::Start(options, engine);
+  auto service = http_transport::HttpService::Start(options, engine);
   ASSERT_TRUE(service.ok()) << service.status();
   httplib::Client client("127.0.0.1", (*service)->port());
   auto r = client.Get("/healthz");

@@ -1,34 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The BlazenPeer gRPC service on the callback API. Handlers only authorize, decode, call the core
-// (Engine, SessionRefRegistry) and encode; errors are mapped in proto/grpc_status. The two deref
-// RPCs are raw (grpc::ByteBuffer) methods so payload bytes go from the value's reader into buffers
-// that gRPC sends without another copy.
+// The BlazenPeer gRPC service on the callback API. Each handler decodes its request, calls one
+// PeerOperations operation and encodes the answer; every handler runs under one catch-all
+// (GuardedUnary / GuardedStream / CancellableUnaryReactor) and errors are mapped once, in
+// proto/grpc_status. The two deref RPCs are raw (grpc::ByteBuffer) methods so payload bytes go
+// from the value's reader into buffers that gRPC sends without another copy.
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
 
 #include "blazen/peer/v1/blazen_peer.grpc.pb.h"
-#include "core/engine.h"
-#include "core/session_ref.h"
-#include "gpu/runtime.h"
-#include "server/metrics.h"
+#include "server/detail/peer_operations.h"
+#include "server/transport/grpc/grpc_deref_stream.h"
 
-namespace blazen::server::detail {
+namespace blazen::server::grpc_transport {
 
-struct ServiceOptions {
-  std::string node_id;
-  std::optional<std::string> token;
+struct GrpcServiceOptions {
+  /// Streaming deref: chunk size when the request asks for none, and the largest allowed.
   std::uint32_t default_chunk_bytes = 1u << 20;
   std::uint32_t max_chunk_bytes = 4u << 20;
+  /// Chunk buffers per deref stream (chunks on the wire at once).
   std::size_t stream_buffers = 4;
-  /// The node's GPU runtime (reported by DescribePeer); may be null.
-  std::shared_ptr<gpu::GpuRuntime> runtime;
-  /// Where invocations and deref bytes are counted (transport "grpc"); may be null.
-  std::shared_ptr<Metrics> metrics;
 };
 
 using ServiceBase = peer::v1::BlazenPeer::WithRawCallbackMethod_DerefSessionRef<
@@ -38,7 +31,7 @@ using ServiceBase = peer::v1::BlazenPeer::WithRawCallbackMethod_DerefSessionRef<
 /// Thread-safe; every handler runs on gRPC callback threads and never blocks on a workflow.
 class BlazenPeerService final : public ServiceBase {
  public:
-  BlazenPeerService(ServiceOptions options, std::shared_ptr<Engine> engine);
+  BlazenPeerService(GrpcServiceOptions options, std::shared_ptr<detail::PeerOperations> ops);
 
   grpc::ServerUnaryReactor* InvokeSubWorkflow(grpc::CallbackServerContext* context,
                                               const peer::v1::PostcardRequest* request,
@@ -61,8 +54,9 @@ class BlazenPeerService final : public ServiceBase {
                                          peer::v1::ReleaseScopeResponse* response) override;
 
  private:
-  ServiceOptions options_;
-  std::shared_ptr<Engine> engine_;
+  GrpcServiceOptions options_;
+  std::shared_ptr<detail::PeerOperations> ops_;
+  std::shared_ptr<PumpThread> pump_ = std::make_shared<PumpThread>();
 };
 
-}  // namespace blazen::server::detail
+}  // namespace blazen::server::grpc_transport
