@@ -11,17 +11,27 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string_view>
 #include <utility>
 
+#include "client/detail/call_scope.h"
+#include "client/detail/endpoint.h"
 #include "core/auth.h"
 #include "core/detail/ssl_context.h"
 #include "core/envelope.h"
+#include "core/http_status.h"
 #include "core/json.h"
 #include "core/json_codec.h"
 #include "core/peer_description.h"
 #include "core/peer_error.h"
 
 namespace blazen::client {
+
+using detail::CallScope;
+
 namespace {
 
 constexpr const char* kJson = "application/json";
@@ -38,143 +48,34 @@ struct ParsedUrl {
   throw TransportError(StatusCode::kInvalidArgument, "invalid peer URL '" + url + "': " + why);
 }
 
+// The base URL in the one endpoint grammar of the clients (client/detail/endpoint.h).
 ParsedUrl ParseUrl(const std::string& url) {
+  Result<detail::ParsedEndpoint> parsed =
+      detail::ParseEndpoint(url, {.require_scheme = true, .allow_path_prefix = true});
+  if (!parsed.ok()) throw TransportError(StatusCode::kInvalidArgument, parsed.status().message());
   ParsedUrl out;
-  std::string_view rest = url;
-  if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else if (rest.starts_with("https://")) {
-    rest.remove_prefix(8);
-    out.tls = true;
-  } else {
-    ThrowBadUrl(url, "the scheme must be http:// or https://");
-  }
-  const auto slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  if (path.find_first_of("?#") != std::string_view::npos) {
-    ThrowBadUrl(url, "a query or fragment is not allowed");
-  }
-  out.prefix = std::string(path);
-  if (authority.find('@') != std::string_view::npos) ThrowBadUrl(url, "user info is not allowed");
-  std::string_view port_text;
-  if (authority.starts_with("[")) {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) ThrowBadUrl(url, "unterminated IPv6 address");
-    out.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') ThrowBadUrl(url, "junk after the IPv6 address");
-      port_text = after.substr(1);
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    out.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
-  }
-  if (out.host.empty()) ThrowBadUrl(url, "the host is missing");
-  if (port_text.empty()) {
-    out.port = out.tls ? 443 : 80;
-  } else {
-    int port = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9' || port > 65535) ThrowBadUrl(url, "bad port");
-      port = port * 10 + (c - '0');
-    }
-    if (port == 0 || port > 65535) ThrowBadUrl(url, "bad port");
-    out.port = port;
-  }
+  out.tls = parsed->scheme == detail::EndpointScheme::kHttps;
+  out.host = std::move(parsed->host);
+  out.port = parsed->port;
+  out.prefix = std::move(parsed->path_prefix);
   return out;
 }
 
-void CheckHeaderValue(const std::string& what, const std::string& value) {
-  for (char c : value) {
-    if (c < 0x20 || c > 0x7E) {
-      throw InvalidArgumentError(StatusCode::kInvalidArgument,
-                                 what + " must be printable ASCII to travel in an HTTP header");
-    }
-  }
+void CheckHeaderValue(std::string_view what, std::string_view value) {
+  detail::RequirePrintableAscii(what, value, "an HTTP header");
 }
 
 // Client identity (leaf, intermediates, key) on `ctx` and a CA store with only `tls.ca_pem`.
 Status ConfigureClientSsl(httplib::SSLClient& client, const ClientTlsConfig& tls) {
   SSL_CTX* ctx = client.ssl_context();
   if (ctx == nullptr) return Status(StatusCode::kInternal, "no SSL context", ErrorKind::kTls);
-  BLAZEN_RETURN_IF_ERROR(detail::UseCertificateAndKey(
+  BLAZEN_RETURN_IF_ERROR(::blazen::detail::UseCertificateAndKey(
       *ctx, "client", tls.cert_chain_pem, tls.cert_path, tls.private_key_pem, tls.key_path));
   X509_STORE* store = X509_STORE_new();
-  detail::ForEachCertificate(tls.ca_pem, [store](X509* cert) { X509_STORE_add_cert(store, cert); });
+  ::blazen::detail::ForEachCertificate(tls.ca_pem,
+                                       [store](X509* cert) { X509_STORE_add_cert(store, cert); });
   client.set_ca_cert_store(store);  // takes ownership
   return Status::Ok();
-}
-
-StatusCode CodeFromName(std::string_view name) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kUnauthenticated); ++c) {
-    if (StatusCodeName(static_cast<StatusCode>(c)) == name) return static_cast<StatusCode>(c);
-  }
-  return StatusCode::kUnknown;
-}
-
-StatusCode CodeOfHttp(int http_status) {
-  switch (http_status) {
-    case 400:
-      return StatusCode::kInvalidArgument;
-    case 401:
-      return StatusCode::kUnauthenticated;
-    case 403:
-      return StatusCode::kPermissionDenied;
-    case 404:
-      return StatusCode::kNotFound;
-    case 409:
-      return StatusCode::kAborted;
-    case 412:
-      return StatusCode::kFailedPrecondition;
-    case 413:
-    case 429:
-      return StatusCode::kResourceExhausted;
-    case 416:
-      return StatusCode::kOutOfRange;
-    case 499:
-      return StatusCode::kCancelled;
-    case 501:
-      return StatusCode::kUnimplemented;
-    case 502:
-    case 503:
-      return StatusCode::kUnavailable;
-    case 504:
-      return StatusCode::kDeadlineExceeded;
-    default:
-      return http_status >= 400 && http_status < 500 ? StatusCode::kInvalidArgument
-                                                     : StatusCode::kInternal;
-  }
-}
-
-// A non-2xx answer as a Status: our body carries code and kind; an upstream-style body only
-// `error`; anything else is quoted as text (upstream's client does the same).
-Status StatusFromHttp(int http_status, const std::string& path, const std::string& body) {
-  StatusCode code = CodeOfHttp(http_status);
-  ErrorKind kind = ErrorKind::kUnspecified;
-  std::string message;
-  Result<nlohmann::json> parsed = ParseJson(body);
-  if (parsed.ok() && parsed->is_object() && parsed->contains("error") &&
-      (*parsed)["error"].is_string()) {
-    message = (*parsed)["error"].get<std::string>();
-    if (auto it = parsed->find("code"); it != parsed->end() && it->is_string()) {
-      const StatusCode named = CodeFromName(it->get<std::string>());
-      if (named != StatusCode::kUnknown && named != StatusCode::kOk) code = named;
-    }
-    if (auto it = parsed->find("kind"); it != parsed->end() && it->is_string()) {
-      kind = ErrorKindFromName(it->get<std::string>());
-    }
-  } else {
-    message = "HTTP " + std::to_string(http_status) + " from " + path + ": " + body;
-  }
-  if (kind == ErrorKind::kUnspecified && code == StatusCode::kFailedPrecondition &&
-      message.find("envelope version") != std::string::npos) {
-    kind = ErrorKind::kEnvelopeVersion;
-  }
-  return Status(code, std::move(message), kind);
 }
 
 Status TransportFailure(httplib::Error error, const std::string& what) {
@@ -188,63 +89,125 @@ T Decoded(Result<T> result) {
   return ValueOrThrow(std::move(result));
 }
 
-}  // namespace
-
-using Clock = std::chrono::steady_clock;
-
-// One call's CallOptions at work: its deadline, its parent run id, and its cancellation, which
-// closes the call's connection (httplib's stop() is the one thread-safe way to interrupt it).
-class CallScope {
+// The state of one HTTP DerefTo across its attempts: each attempt GETs the ref from the first
+// missing byte (a Range request after the first), checks the answer against what earlier attempts
+// saw, and feeds the sink and the progress callback. A failure of the sink, of `progress` or of the
+// peer's consistency ends the transfer (not resumable); a broken connection after progress is
+// resumed by the caller.
+class RefDownload {
  public:
-  explicit CallScope(const CallOptions& call)
-      : call_(call),
-        deadline_(call.deadline ? std::optional(Clock::now() + *call.deadline) : std::nullopt) {
-    if (call_.parent_run_id) CheckHeaderValue("parent run id", *call_.parent_run_id);
-    if (call_.cancel && call_.cancel->cancelled()) ThrowPeerError(Cancelled());
-  }
-  ~CallScope() {
-    if (registered_) call_.cancel->Unregister(id_);
-  }
-  CallScope(const CallScope&) = delete;
-  CallScope& operator=(const CallScope&) = delete;
+  RefDownload(std::string route, DerefSink& sink,
+              const std::function<void(const DerefProgress&)>& progress)
+      : route_(std::move(route)), sink_(sink), progress_(progress) {}
 
-  // Makes Cancel() stop `client` until the next Watch or the end of the scope.
-  void Watch(httplib::ClientImpl& client) {
-    if (!call_.cancel) return;
-    if (registered_) call_.cancel->Unregister(id_);
-    id_ = call_.cancel->Register([&client] { client.stop(); });
-    registered_ = true;
+  // Resets the per-attempt state and asks for the missing bytes.
+  void StartAttempt(httplib::Headers& headers) {
+    if (received_ > 0) headers.emplace("Range", "bytes=" + std::to_string(received_) + "-");
+    http_status_ = 0;
+    error_body_.clear();
+    failure_ = Status::Ok();
+    received_before_ = received_;
   }
 
-  // `fallback`, shortened to what is left of the deadline (at least 1 ms).
-  std::chrono::milliseconds Timeout(std::chrono::milliseconds fallback) const {
-    if (!deadline_) return fallback;
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now());
-    return std::clamp(left, std::chrono::milliseconds(1), fallback);
+  // httplib's response handler: checks the size, the range and begins the sink on the first
+  // attempt. False stops the request.
+  bool OnHeaders(const httplib::Response& res) {
+    http_status_ = res.status;
+    if (!succeeded()) return true;  // the body is the error
+    std::uint64_t size = 0;
+    const std::string size_text = res.get_header_value("X-Blazen-Total-Size");
+    try {
+      size = size_text.empty() ? std::stoull(res.get_header_value("Content-Length"))
+                               : std::stoull(size_text);
+    } catch (const std::exception&) {
+      return Fail(Status::DataLoss("peer sent no payload size for " + route_));
+    }
+    if (received_ > 0) {
+      const std::string expected = "bytes " + std::to_string(received_) + "-";
+      if (res.status != 206 || !res.get_header_value("Content-Range").starts_with(expected)) {
+        return Fail(Status::DataLoss("peer did not resume " + route_ + " at byte " +
+                                     std::to_string(received_)));
+      }
+    }
+    if (total_ && *total_ != size) {
+      return Fail(Status::DataLoss("size of " + route_ + " changed between attempts"));
+    }
+    if (!total_) {
+      total_ = size;
+      type_tag_ = res.get_header_value("X-Blazen-Type-Tag");
+      failure_ = sink_.Begin(size, type_tag_);
+      if (!failure_.ok()) return false;
+    }
+    return true;
   }
 
-  // Throws for a cancelled call or a passed deadline (checked after a failed request, so that its
-  // cause is reported rather than the transport error it produced).
-  void ThrowIfInterrupted(const std::string& what) const {
-    if (call_.cancel && call_.cancel->cancelled()) ThrowPeerError(Cancelled());
-    // httplib's timeouts may fire a few milliseconds before the deadline they were cut to.
-    if (deadline_ && Clock::now() + std::chrono::milliseconds(50) >= *deadline_) {
-      ThrowPeerError(Status::DeadlineExceeded(
-          what + ": deadline of " + std::to_string(call_.deadline->count()) + " ms exceeded"));
+  // httplib's content receiver: writes the bytes and reports progress. False stops the request.
+  bool OnBody(const char* data, std::size_t n) {
+    if (!succeeded()) {
+      if (error_body_.size() < kMaxErrorBody) error_body_.append(data, n);
+      return true;
+    }
+    if (received_ + n > *total_) {
+      return Fail(Status::DataLoss("peer sent more than " + std::to_string(*total_) + " bytes"));
+    }
+    failure_ = sink_.Write(
+        received_, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(data), n));
+    if (!failure_.ok()) return false;
+    received_ += n;
+    if (progress_) {
+      try {
+        progress_(DerefProgress{received_, *total_});
+      } catch (...) {
+        thrown_ = std::current_exception();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Throws what ended the attempt for good: an exception from `progress`, a sink or consistency
+  // failure, or the peer's error answer.
+  void ThrowIfFailed() const {
+    if (thrown_) std::rethrow_exception(thrown_);
+    if (!failure_.ok()) ThrowPeerError(failure_);
+    if (http_status_ != 0 && !succeeded()) {
+      ThrowPeerError(StatusFromHttp(http_status_, route_, error_body_));
     }
   }
 
-  const std::optional<std::string>& parent_run_id() const { return call_.parent_run_id; }
+  [[nodiscard]] bool complete() const { return total_ && received_ == *total_; }
+  // Whether a broken attempt may be resumed: the size is known and it made progress.
+  [[nodiscard]] bool resumable() const { return total_ && received_ > received_before_; }
+  [[nodiscard]] Status EndedEarly() const {
+    return Status::DataLoss("peer ended " + route_ + " after " + std::to_string(received_) +
+                            " bytes");
+  }
+  [[nodiscard]] DerefResult Outcome(int resumes) const {
+    return DerefResult{total_.value_or(0), type_tag_, 1, resumes};
+  }
 
  private:
-  static Status Cancelled() { return Status::Cancelled("call cancelled by the caller"); }
+  bool succeeded() const { return http_status_ >= 200 && http_status_ < 300; }
+  bool Fail(Status status) {
+    failure_ = std::move(status);
+    return false;
+  }
 
-  const CallOptions& call_;
-  const std::optional<Clock::time_point> deadline_;
-  bool registered_ = false;
-  std::uint64_t id_ = 0;
+  const std::string route_;
+  DerefSink& sink_;
+  const std::function<void(const DerefProgress&)>& progress_;
+  std::optional<std::uint64_t> total_;
+  std::string type_tag_;
+  std::uint64_t received_ = 0;
+  // Per attempt.
+  std::uint64_t received_before_ = 0;
+  int http_status_ = 0;
+  std::string error_body_;
+  Status failure_;  // a sink, progress or consistency failure: not resumable
+  std::exception_ptr thrown_;
 };
+
+}  // namespace
 
 struct HttpPeerClient::Impl {
   std::string base_url;
@@ -252,9 +215,12 @@ struct HttpPeerClient::Impl {
   HttpClientOptions options;
   ParsedUrl url;
 
-  std::unique_ptr<httplib::ClientImpl> NewConnection(std::chrono::milliseconds read_timeout,
+  // A connection for one request of the call in `scope`; the scope's cancel stops it. Shared with
+  // the cancel callback, so that a Cancel racing with the end of the call never stops a destroyed
+  // client.
+  std::shared_ptr<httplib::ClientImpl> NewConnection(std::chrono::milliseconds read_timeout,
                                                      CallScope& scope) const {
-    std::unique_ptr<httplib::ClientImpl> client;
+    std::shared_ptr<httplib::ClientImpl> client;
     if (url.tls) {
       auto ssl = std::make_unique<httplib::SSLClient>(url.host, url.port);
       if (options.tls) ThrowIfError(ConfigureClientSsl(*ssl, *options.tls));
@@ -268,7 +234,7 @@ struct HttpPeerClient::Impl {
     client->set_write_timeout(scope.Timeout(options.read_timeout));
     client->set_keep_alive(false);
     client->set_tcp_nodelay(true);  // headers and body go out in separate writes
-    scope.Watch(*client);
+    scope.Watch([client] { client->stop(); });
     return client;
   }
 
@@ -329,8 +295,8 @@ std::unique_ptr<HttpPeerClient> HttpPeerClient::NewHttp(std::string base_url, st
   return std::unique_ptr<HttpPeerClient>(new HttpPeerClient(std::move(impl)));
 }
 
-SubWorkflowResponse HttpPeerClient::InvokeSubWorkflow(const SubWorkflowRequest& request,
-                                                      const CallOptions& call) {
+SubWorkflowResponse HttpPeerClient::DoInvokeSubWorkflow(const SubWorkflowRequest& request,
+                                                        const CallOptions& call) {
   std::chrono::milliseconds read_timeout = impl_->options.read_timeout;
   if (request.timeout_secs) {
     const auto wanted = std::chrono::seconds(std::min<std::uint64_t>(*request.timeout_secs,
@@ -357,105 +323,50 @@ ReleaseResponse HttpPeerClient::ReleaseSessionRef(const ReleaseRequest& request,
       impl_->Post("/v1/peer/release_session_ref", body, impl_->options.read_timeout, call)));
 }
 
-DerefResult HttpPeerClient::DerefTo(const Uuid& ref, DerefSink& sink,
-                                    const std::function<void(const DerefProgress&)>& progress,
-                                    const CallOptions& call) {
+ByteVector HttpPeerClient::DoDerefSessionRef(const Uuid& ref, const CallOptions& call) {
+  DerefRequest request;
+  request.ref_uuid = ref;
+  return DerefSessionRef(request, call).payload;
+}
+
+bool HttpPeerClient::DoReleaseSessionRef(const Uuid& ref, const CallOptions& call) {
+  ReleaseRequest request;
+  request.ref_uuid = ref;
+  return ReleaseSessionRef(request, call).released;
+}
+
+DerefResult HttpPeerClient::DoDerefTo(const Uuid& ref, DerefSink& sink,
+                                      const std::function<void(const DerefProgress&)>& progress,
+                                      const CallOptions& call) {
   const std::string route = "/v1/peer/refs/" + ref.ToString();
   CallScope scope(call);
-  DerefResult out;
-  out.streams = 1;
-  std::optional<std::uint64_t> total;
-  std::uint64_t received = 0;
+  RefDownload download(route, sink, progress);
   int attempts_left = impl_->options.max_resume_attempts;
+  int resumes = 0;
   for (;;) {
     auto client = impl_->NewConnection(impl_->options.read_timeout, scope);
     httplib::Headers headers = impl_->Headers(scope);
-    if (received > 0) headers.emplace("Range", "bytes=" + std::to_string(received) + "-");
-    int http_status = 0;
-    std::string error_body;
-    Status failure;  // a sink, progress or consistency failure: not resumable
-    std::exception_ptr thrown;
-    const std::uint64_t received_before = received;
-
-    auto on_headers = [&](const httplib::Response& res) {
-      http_status = res.status;
-      if (res.status < 200 || res.status >= 300) return true;  // the body is the error
-      std::uint64_t size = 0;
-      const std::string size_text = res.get_header_value("X-Blazen-Total-Size");
-      try {
-        size = size_text.empty() ? std::stoull(res.get_header_value("Content-Length"))
-                                 : std::stoull(size_text);
-      } catch (const std::exception&) {
-        failure = Status::DataLoss("peer sent no payload size for " + route);
-        return false;
-      }
-      if (received > 0) {
-        const std::string expected = "bytes " + std::to_string(received) + "-";
-        if (res.status != 206 || !res.get_header_value("Content-Range").starts_with(expected)) {
-          failure = Status::DataLoss("peer did not resume " + route + " at byte " +
-                                     std::to_string(received));
-          return false;
-        }
-      }
-      if (total && *total != size) {
-        failure = Status::DataLoss("size of " + route + " changed between attempts");
-        return false;
-      }
-      if (!total) {
-        total = size;
-        out.total_size = size;
-        out.type_tag = res.get_header_value("X-Blazen-Type-Tag");
-        failure = sink.Begin(size, out.type_tag);
-        if (!failure.ok()) return false;
-      }
-      return true;
-    };
-    auto on_body = [&](const char* data, std::size_t n) {
-      if (http_status < 200 || http_status >= 300) {
-        if (error_body.size() < kMaxErrorBody) error_body.append(data, n);
-        return true;
-      }
-      if (received + n > *total) {
-        failure = Status::DataLoss("peer sent more than " + std::to_string(*total) + " bytes");
-        return false;
-      }
-      failure = sink.Write(
-          received, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(data), n));
-      if (!failure.ok()) return false;
-      received += n;
-      if (progress) {
-        try {
-          progress(DerefProgress{received, *total});
-        } catch (...) {
-          thrown = std::current_exception();
-          return false;
-        }
-      }
-      return true;
-    };
-    httplib::Result result = client->Get(impl_->url.prefix + route, headers, on_headers, on_body);
-    if (thrown) std::rethrow_exception(thrown);
-    if (!failure.ok()) ThrowPeerError(failure);
-    if (http_status != 0 && (http_status < 200 || http_status >= 300)) {
-      ThrowPeerError(StatusFromHttp(http_status, route, error_body));
-    }
-    if (total && received == *total) break;
+    download.StartAttempt(headers);
+    httplib::Result result = client->Get(
+        impl_->url.prefix + route, headers,
+        [&download](const httplib::Response& res) { return download.OnHeaders(res); },
+        [&download](const char* data, std::size_t n) { return download.OnBody(data, n); });
+    download.ThrowIfFailed();
+    if (download.complete()) break;
     scope.ThrowIfInterrupted("GET " + route);  // never resume a cancelled or late call
     // The connection failed or the body ended early: resume when this attempt made progress.
-    const bool progressed = received > received_before;
-    if (!total || !progressed || attempts_left <= 0) {
-      ThrowPeerError(result ? Status::DataLoss("peer ended " + route + " after " +
-                                               std::to_string(received) + " bytes")
+    if (!download.resumable() || attempts_left <= 0) {
+      ThrowPeerError(result ? download.EndedEarly()
                             : TransportFailure(result.error(), "GET " + route));
     }
     --attempts_left;
-    ++out.resumes;
+    ++resumes;
   }
   ThrowIfError(sink.Finish());
-  return out;
+  return download.Outcome(resumes);
 }
 
-SubWorkflowResponse HttpPeerClient::StreamSubWorkflowEvents(
+SubWorkflowResponse HttpPeerClient::DoStreamSubWorkflowEvents(
     const SubWorkflowRequest& request, const std::function<void(const SubWorkflowEvent&)>& on_event,
     const CallOptions& call) {
   const std::string route = "/v1/peer/stream_sub_workflow_events";
@@ -566,7 +477,7 @@ void CheckAnswerEnvelope(const nlohmann::json& answer, const std::string& route)
 
 }  // namespace
 
-PeerDescription HttpPeerClient::DescribePeer(const CallOptions& call) {
+PeerDescription HttpPeerClient::DoDescribePeer(const CallOptions& call) {
   const std::string route = "/v1/peer/describe";
   const nlohmann::json answer = ParsedAnswer(impl_->Get(route, call), route);
   CheckAnswerEnvelope(answer, route);
@@ -578,8 +489,8 @@ PeerDescription HttpPeerClient::DescribePeer(const CallOptions& call) {
   return std::move(d).value();
 }
 
-std::uint64_t HttpPeerClient::ReleaseScope(const std::string& parent_run_id,
-                                           const CallOptions& call) {
+std::uint64_t HttpPeerClient::DoReleaseScope(const std::string& parent_run_id,
+                                             const CallOptions& call) {
   const std::string route = "/v1/peer/release_scope";
   const std::string body =
       DumpJson({{"envelope_version", kEnvelopeVersion}, {"parent_run_id", parent_run_id}});
@@ -590,6 +501,7 @@ std::uint64_t HttpPeerClient::ReleaseScope(const std::string& parent_run_id,
 }
 
 const std::string& HttpPeerClient::node_id() const { return impl_->node_id; }
+const std::string& HttpPeerClient::endpoint() const { return impl_->base_url; }
 const std::string& HttpPeerClient::base_url() const { return impl_->base_url; }
 
 }  // namespace blazen::client

@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "client/connect.h"
 #include "client/deref_sink.h"
-#include "client/http_client.h"
-#include "client/peer_client.h"
+#include "client/peer_client_interface.h"
 #include "core/auth.h"
 #include "core/json.h"
 #include "core/json_codec.h"
@@ -80,9 +80,11 @@ connection options:
   --deadline SECONDS     deadline of the call
 )";
 
-std::unique_ptr<blazen::client::BlazenPeerClient> ConnectFrom(
-    const Args& args, const std::function<void(blazen::client::ClientOptions&)>& customize = {}) {
-  blazen::client::ClientOptions options;
+// Connects to --peer over the transport its scheme names (blazen::client::ConnectPeer). --deadline
+// is the gRPC transport's default deadline and the HTTP/JSON transport's read timeout.
+std::unique_ptr<blazen::client::PeerClient> ConnectFrom(
+    const Args& args, const std::function<void(blazen::client::ConnectOptions&)>& customize = {}) {
+  blazen::client::ConnectOptions options;
   if (auto file = args.get("token-file")) {
     options.token = blazen::ValueOrThrow(blazen::ReadTokenFile(*file));
   }
@@ -94,38 +96,11 @@ std::unique_ptr<blazen::client::BlazenPeerClient> ConnectFrom(
   options.parent_run_id = args.get("parent-run-id");
   if (args.has("deadline")) {
     options.default_deadline = std::chrono::seconds(args.number("deadline", 0));
+    options.read_timeout = options.default_deadline;
   }
   if (customize) customize(options);
-  return blazen::client::BlazenPeerClient::Connect(args.required("peer"),
-                                                   args.get("node-id").value_or("cli"), options);
-}
-
-// The HTTP base URL of an `http+json://` / `https+json://` --peer, or nullopt for a gRPC peer.
-std::optional<std::string> HttpBaseUrl(const Args& args) {
-  const std::string peer = args.get("peer").value_or("");
-  for (const char* scheme : {"http", "https"}) {
-    const std::string prefix = std::string(scheme) + "+json://";
-    if (peer.rfind(prefix, 0) == 0) return std::string(scheme) + "://" + peer.substr(prefix.size());
-  }
-  return std::nullopt;
-}
-
-std::unique_ptr<blazen::client::HttpPeerClient> HttpClientFrom(const Args& args,
-                                                               const std::string& base_url) {
-  blazen::client::HttpClientOptions options;
-  if (auto file = args.get("token-file")) {
-    options.token = blazen::ValueOrThrow(blazen::ReadTokenFile(*file));
-  }
-  if (args.has("tls-cert") || args.has("tls-key") || args.has("tls-ca")) {
-    options.tls = blazen::ValueOrThrow(blazen::LoadClientTls(
-        args.required("tls-cert"), args.required("tls-key"), args.required("tls-ca")));
-  }
-  options.parent_run_id = args.get("parent-run-id");
-  if (args.has("deadline")) {
-    options.read_timeout = std::chrono::seconds(args.number("deadline", 0));
-  }
-  return blazen::client::HttpPeerClient::NewHttp(base_url, args.get("node-id").value_or("cli"),
-                                                 options);
+  return blazen::client::ConnectPeer(args.required("peer"), args.get("node-id").value_or("cli"),
+                                     options);
 }
 
 blazen::Uuid RefArg(const Args& args, const char* command) {
@@ -309,16 +284,10 @@ int Invoke(const std::vector<std::string>& raw) {
     std::printf("%s\n", blazen::DumpJson(line).c_str());
     std::fflush(stdout);
   };
-  blazen::SubWorkflowResponse response;
-  if (auto base_url = HttpBaseUrl(args)) {
-    auto client = HttpClientFrom(args, *base_url);
-    response = args.has("events") ? client->StreamSubWorkflowEvents(request, print_event)
-                                  : client->InvokeSubWorkflow(request);
-  } else {
-    auto client = ConnectFrom(args);
-    response = args.has("events") ? client->StreamSubWorkflowEvents(request, print_event)
-                                  : client->InvokeSubWorkflow(request);
-  }
+  const std::unique_ptr<blazen::client::PeerClient> client = ConnectFrom(args);
+  const blazen::SubWorkflowResponse response =
+      args.has("events") ? client->StreamSubWorkflowEvents(request, print_event)
+                         : client->InvokeSubWorkflow(request);
   json out;
   auto result = blazen::ResultValue(response);
   out["result"] = result.ok() && result->has_value() ? **result : json();
@@ -385,19 +354,15 @@ int Deref(const std::vector<std::string>& raw) {
   }
   const blazen::Uuid key = RefArg(args, "deref");
   const std::optional<std::string> path = args.get("output");
-  std::unique_ptr<blazen::client::HttpPeerClient> http_client;
-  std::unique_ptr<blazen::client::BlazenPeerClient> client;
-  if (auto base_url = HttpBaseUrl(args)) {
-    http_client = HttpClientFrom(args, *base_url);
-  } else {
-    client = ConnectFrom(args, [&](blazen::client::ClientOptions& options) {
-      if (args.has("parallel")) options.parallel_streams = args.number("parallel", 4);
-      if (!path) options.parallel_streams = 1;  // standard output is written in order
-      if (args.has("chunk-bytes")) {
-        options.chunk_bytes = static_cast<std::uint32_t>(args.number("chunk-bytes", 1u << 20));
-      }
-    });
-  }
+  // --parallel and --chunk-bytes apply to the gRPC transport; HTTP/JSON streams one range.
+  const std::unique_ptr<blazen::client::PeerClient> client =
+      ConnectFrom(args, [&](blazen::client::ConnectOptions& options) {
+        if (args.has("parallel")) options.parallel_streams = args.number("parallel", 4);
+        if (!path) options.parallel_streams = 1;  // standard output is written in order
+        if (args.has("chunk-bytes")) {
+          options.chunk_bytes = static_cast<std::uint32_t>(args.number("chunk-bytes", 1u << 20));
+        }
+      });
   const auto started = std::chrono::steady_clock::now();
   const bool show_progress = !args.has("no-progress") && isatty(STDERR_FILENO) == 1;
   auto progress = [&](const blazen::client::DerefProgress& p) {
@@ -414,8 +379,7 @@ int Deref(const std::vector<std::string>& raw) {
                  HumanBytes(secs > 0 ? static_cast<double>(p.received) / secs : 0).c_str());
   };
   auto deref_to = [&](blazen::client::DerefSink& sink) {
-    return http_client ? http_client->DerefTo(key, sink, progress)
-                       : client->DerefTo(key, sink, progress);
+    return client->DerefTo(key, sink, progress);
   };
   blazen::client::DerefResult result;
   if (path) {
@@ -442,14 +406,7 @@ int Release(const std::vector<std::string>& raw) {
     return 0;
   }
   const blazen::Uuid key = RefArg(args, "release");
-  bool released = false;
-  if (auto base_url = HttpBaseUrl(args)) {
-    blazen::ReleaseRequest request;
-    request.ref_uuid = key;
-    released = HttpClientFrom(args, *base_url)->ReleaseSessionRef(request).released;
-  } else {
-    released = ConnectFrom(args)->ReleaseSessionRef(key);
-  }
+  const bool released = ConnectFrom(args)->ReleaseSessionRef(key);
   std::printf("%s\n", released ? "released" : "not found");
   return released ? 0 : 1;
 }
@@ -462,9 +419,7 @@ int ReleaseScope(const std::vector<std::string>& raw) {
   }
   if (args.positionals().size() != 1) throw UsageError("release-scope needs one PARENT_RUN_ID");
   const std::string& parent = args.positionals()[0];
-  const std::uint64_t released =
-      HttpBaseUrl(args) ? HttpClientFrom(args, *HttpBaseUrl(args))->ReleaseScope(parent)
-                        : ConnectFrom(args)->ReleaseScope(parent);
+  const std::uint64_t released = ConnectFrom(args)->ReleaseScope(parent);
   std::printf("%llu\n", static_cast<unsigned long long>(released));
   return 0;
 }
@@ -475,9 +430,7 @@ int Describe(const std::vector<std::string>& raw) {
     std::printf("usage: blazen-peer describe --peer URL\n%s", kClientHelp);
     return 0;
   }
-  const blazen::client::PeerDescription d =
-      HttpBaseUrl(args) ? HttpClientFrom(args, *HttpBaseUrl(args))->DescribePeer()
-                        : ConnectFrom(args)->DescribePeer();
+  const blazen::client::PeerDescription d = ConnectFrom(args)->DescribePeer();
   const json out = blazen::PeerDescriptionToJson(d);
   std::printf("%s\n", out.dump(2).c_str());
   return 0;

@@ -27,14 +27,29 @@ struct ParsedEndpoint {
   std::uint16_t port = 0;
   /// What gRPC dials: `host:port`, or `[v6addr]:port`.
   std::string target;
+  /// With EndpointRules::allow_path_prefix: the path after the authority without trailing
+  /// slashes ("" or "/x/y").
+  std::string path_prefix;
+};
+
+/// What else an endpoint may or must hold, per client.
+struct EndpointRules {
+  /// `http://` or `https://` required (no bare `host:port`).
+  bool require_scheme = false;
+  /// A path after the authority is a prefix of every route (HTTP/JSON base URLs).
+  bool allow_path_prefix = false;
 };
 
 /// Parses `endpoint`: `http://host[:port][/]`, `https://host[:port][/]` (scheme letters in any
 /// case; the port defaults to 80 / 443) or bare `host:port`. Hosts are DNS names, IPv4 addresses
-/// or bracketed IPv6 addresses. Returns kInvalidArgument with ErrorKind::kTransport (a
-/// TransportError at the public edge), message `invalid endpoint '<endpoint>': <reason>`, for an
-/// empty string, another scheme, user info, a path other than `/`, a query or fragment, an empty or
-/// malformed host, a missing port on a bare endpoint, or a port outside 1..65535. Thread-safe.
-[[nodiscard]] Result<ParsedEndpoint> ParseEndpoint(std::string_view endpoint);
+/// or bracketed IPv6 addresses. The one endpoint grammar of both clients: the gRPC client uses the
+/// default rules, the HTTP/JSON client requires a scheme and allows a path prefix. Returns
+/// kInvalidArgument with ErrorKind::kTransport (a TransportError at the public edge), message
+/// `invalid endpoint '<endpoint>': <reason>`, for an empty string, another scheme (or none when
+/// `rules` require one), user info, a path other than `/` (unless `rules` allow a prefix), a query
+/// or fragment, an empty or malformed host, a missing port on a bare endpoint, or a port outside
+/// 1..65535. Thread-safe.
+[[nodiscard]] Result<ParsedEndpoint> ParseEndpoint(std::string_view endpoint,
+                                                   EndpointRules rules = {});
 
 }  // namespace blazen::client::detail

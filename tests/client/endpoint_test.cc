@@ -86,5 +86,26 @@ TEST(ParseEndpointTest, RejectsGarbageWithATransportKindNamingTheEndpoint) {
   }
 }
 
+TEST(ParseEndpointTest, HttpBaseUrlRulesRequireASchemeAndKeepAPathPrefix) {
+  const EndpointRules http{.require_scheme = true, .allow_path_prefix = true};
+  BLAZEN_ASSERT_OK_AND_ASSIGN(ParsedEndpoint e,
+                              ParseEndpoint("https://peer.example:8443/a/b//", http));
+  EXPECT_EQ(e.scheme, EndpointScheme::kHttps);
+  EXPECT_EQ(e.host, "peer.example");
+  EXPECT_EQ(e.port, 8443);
+  EXPECT_EQ(e.path_prefix, "/a/b");
+  BLAZEN_ASSERT_OK_AND_ASSIGN(e, ParseEndpoint("http://[::1]/", http));
+  EXPECT_EQ(e.host, "::1");
+  EXPECT_EQ(e.port, 80);
+  EXPECT_EQ(e.path_prefix, "");
+  for (const char* bad : {"127.0.0.1:80", "ftp://x:1", "http://:80", "http://h:99999",
+                          "http://h:1/p?q=1", "http://h:1/#f", "http://u@h:1"}) {
+    EXPECT_THAT(ParseEndpoint(bad, http), StatusIs(StatusCode::kInvalidArgument)) << bad;
+  }
+  // The gRPC rules refuse a path prefix.
+  EXPECT_THAT(ParseEndpoint("http://h:1/a"), StatusIs(StatusCode::kInvalidArgument));
+  BLAZEN_EXPECT_OK(ParseEndpoint("http://h:1/").status());
+}
+
 }  // namespace
 }  // namespace blazen::client::detail

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // One contract suite for every transport: the same cases and the same expected outcomes (results,
-// PeerError types and codes) over gRPC (BlazenPeerClient) and HTTP/JSON (HttpPeerClient), against
-// one in-process peer that serves both.
+// PeerError types and codes) over gRPC (BlazenPeerClient) and HTTP/JSON (HttpPeerClient), both
+// used through the PeerClient interface that ConnectPeer returns, against one in-process peer that
+// serves both.
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "client/connect.h"
 #include "client/deref_sink.h"
-#include "client/http_client.h"
-#include "client/peer_client.h"
+#include "client/peer_client_interface.h"
 #include "core/builtin_steps.h"
 #include "core/json.h"
 #include "core/json_codec.h"
@@ -34,88 +35,13 @@ constexpr const char* kToken = "conformance-token";
 
 enum class Kind { kGrpc, kHttp };
 
-// What the suite needs of a transport; one small adapter per client.
-class Transport {
- public:
-  virtual ~Transport() = default;
-  virtual SubWorkflowResponse Invoke(const SubWorkflowRequest& request,
-                                     const client::CallOptions& call = {}) = 0;
-  virtual SubWorkflowResponse Stream(const SubWorkflowRequest& request,
-                                     const std::function<void(const SubWorkflowEvent&)>& fn) = 0;
-  virtual ByteVector Deref(const Uuid& ref) = 0;
-  virtual DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) = 0;
-  virtual bool Release(const Uuid& ref) = 0;
-  virtual client::PeerDescription Describe() = 0;
-  virtual std::uint64_t ReleaseScope(const std::string& parent_run_id) = 0;
-};
-
-class GrpcTransport final : public Transport {
- public:
-  GrpcTransport(const server::PeerNode& node, std::optional<std::string> token) {
-    client::ClientOptions options;
-    options.token = std::move(token);
-    options.token_from_env = false;
-    client_ = client::BlazenPeerClient::Connect(node.endpoint(), "conformance", options);
-  }
-  SubWorkflowResponse Invoke(const SubWorkflowRequest& r,
-                             const client::CallOptions& call) override {
-    return client_->InvokeSubWorkflow(r, call);
-  }
-  SubWorkflowResponse Stream(const SubWorkflowRequest& r,
-                             const std::function<void(const SubWorkflowEvent&)>& fn) override {
-    return client_->StreamSubWorkflowEvents(r, fn);
-  }
-  ByteVector Deref(const Uuid& ref) override { return client_->DerefSessionRef(ref); }
-  DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) override {
-    return client_->DerefTo(ref, sink);
-  }
-  bool Release(const Uuid& ref) override { return client_->ReleaseSessionRef(ref); }
-  client::PeerDescription Describe() override { return client_->DescribePeer(); }
-  std::uint64_t ReleaseScope(const std::string& parent) override {
-    return client_->ReleaseScope(parent);
-  }
-
- private:
-  std::unique_ptr<client::BlazenPeerClient> client_;
-};
-
-class HttpTransport final : public Transport {
- public:
-  HttpTransport(const server::PeerNode& node, std::optional<std::string> token) {
-    client::HttpClientOptions options;
-    options.token = std::move(token);
-    options.token_from_env = false;
-    client_ = client::HttpPeerClient::NewHttp(node.http_endpoint() + "/", "conformance", options);
-  }
-  SubWorkflowResponse Invoke(const SubWorkflowRequest& r,
-                             const client::CallOptions& call) override {
-    return client_->InvokeSubWorkflow(r, call);
-  }
-  SubWorkflowResponse Stream(const SubWorkflowRequest& r,
-                             const std::function<void(const SubWorkflowEvent&)>& fn) override {
-    return client_->StreamSubWorkflowEvents(r, fn);
-  }
-  ByteVector Deref(const Uuid& ref) override {
-    DerefRequest request;
-    request.ref_uuid = ref;
-    return client_->DerefSessionRef(request).payload;
-  }
-  DerefResult DerefTo(const Uuid& ref, client::DerefSink& sink) override {
-    return client_->DerefTo(ref, sink);
-  }
-  bool Release(const Uuid& ref) override {
-    ReleaseRequest request;
-    request.ref_uuid = ref;
-    return client_->ReleaseSessionRef(request).released;
-  }
-  client::PeerDescription Describe() override { return client_->DescribePeer(); }
-  std::uint64_t ReleaseScope(const std::string& parent) override {
-    return client_->ReleaseScope(parent);
-  }
-
- private:
-  std::unique_ptr<client::HttpPeerClient> client_;
-};
+// The URL that selects the transport: the gRPC endpoint as is, or the HTTP endpoint with the
+// `+json` scheme (and a trailing slash, which the HTTP client ignores).
+std::string UrlOf(const server::PeerNode& node, Kind kind) {
+  if (kind == Kind::kGrpc) return node.endpoint();
+  std::string url = node.http_endpoint() + "/";
+  return url.insert(url.find("://"), "+json");
+}
 
 SubWorkflowRequest Request(std::vector<std::string> steps, const json& input) {
   return MakeSubWorkflowRequest("conformance", std::move(steps), input, 30).value();
@@ -156,35 +82,43 @@ class TransportConformanceTest : public ::testing::TestWithParam<Kind> {
     transport_ = Make(kToken);
   }
 
-  static std::unique_ptr<Transport> Make(std::optional<std::string> token) {
-    if (GetParam() == Kind::kGrpc) return std::make_unique<GrpcTransport>(*node_, token);
-    return std::make_unique<HttpTransport>(*node_, token);
+  static std::unique_ptr<client::PeerClient> Make(std::optional<std::string> token) {
+    client::ConnectOptions options;
+    options.token = std::move(token);
+    options.token_from_env = false;
+    std::unique_ptr<client::PeerClient> peer =
+        client::ConnectPeer(UrlOf(*node_, GetParam()), "conformance", options);
+    // The scheme picked the transport under test: gRPC keeps the endpoint, HTTP its base URL.
+    EXPECT_EQ(peer->endpoint(),
+              GetParam() == Kind::kGrpc ? node_->endpoint() : node_->http_endpoint() + "/");
+    return peer;
   }
 
   Uuid HostBlob(std::uint64_t bytes) {
     const SubWorkflowResponse response =
-        transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", bytes}}));
+        transport_->InvokeSubWorkflow(Request({"blazen::host_blob"}, {{"bytes", bytes}}));
     EXPECT_EQ(response.remote_refs.size(), 1u);
     return response.remote_refs.empty() ? Uuid() : response.remote_refs.begin()->first;
   }
 
   static server::PeerNode* node_;
-  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<client::PeerClient> transport_;
 };
 
 server::PeerNode* TransportConformanceTest::node_ = nullptr;
 
 TEST_P(TransportConformanceTest, InvokeEchoReturnsTheInput) {
   const json input = {{"hello", "world"}, {"n", 42}, {"list", {1, 2, 3}}};
-  const SubWorkflowResponse response = transport_->Invoke(Request({"blazen::echo"}, input));
+  const SubWorkflowResponse response =
+      transport_->InvokeSubWorkflow(Request({"blazen::echo"}, input));
   EXPECT_EQ(response.envelope_version, kEnvelopeVersion);
   EXPECT_EQ(ResultOf(response), input);
   EXPECT_TRUE(response.remote_refs.empty());
 }
 
 TEST_P(TransportConformanceTest, StateIsExported) {
-  const SubWorkflowResponse response =
-      transport_->Invoke(Request({"blazen::state_set", "blazen::echo"}, {{"n", 42}, {"s", "x"}}));
+  const SubWorkflowResponse response = transport_->InvokeSubWorkflow(
+      Request({"blazen::state_set", "blazen::echo"}, {{"n", 42}, {"s", "x"}}));
   EXPECT_EQ(ResultOf(response), json({{"n", 42}, {"s", "x"}}));
   ASSERT_EQ(response.state_json.count("n"), 1u);
   EXPECT_EQ(ParseJson(response.state_json.at("n")).value(), json(42));
@@ -194,12 +128,12 @@ TEST_P(TransportConformanceTest, StateIsExported) {
 TEST_P(TransportConformanceTest, DefaultWorkflowRunsWithoutStepIds) {
   SubWorkflowRequest request = Request({}, {{"k", 1}});
   request.workflow_name = "echo";
-  EXPECT_EQ(ResultOf(transport_->Invoke(request)), json({{"k", 1}}));
+  EXPECT_EQ(ResultOf(transport_->InvokeSubWorkflow(request)), json({{"k", 1}}));
 }
 
 TEST_P(TransportConformanceTest, WorkflowFailureIsAResponseNotAnException) {
   const SubWorkflowResponse response =
-      transport_->Invoke(Request({"blazen::fail"}, {{"message", "boom"}}));
+      transport_->InvokeSubWorkflow(Request({"blazen::fail"}, {{"message", "boom"}}));
   ASSERT_TRUE(response.error.has_value());
   EXPECT_THAT(*response.error, HasSubstr("boom"));
   EXPECT_TRUE(response.remote_refs.empty());
@@ -207,7 +141,7 @@ TEST_P(TransportConformanceTest, WorkflowFailureIsAResponseNotAnException) {
 
 TEST_P(TransportConformanceTest, UnknownStepIsUnknownStepError) {
   try {
-    (void)transport_->Invoke(Request({"does_not_exist::step"}, json::object()));
+    (void)transport_->InvokeSubWorkflow(Request({"does_not_exist::step"}, json::object()));
     FAIL() << "no exception";
   } catch (const UnknownStepError& e) {
     EXPECT_EQ(e.code(), StatusCode::kNotFound);
@@ -219,7 +153,7 @@ TEST_P(TransportConformanceTest, NewerEnvelopeIsEnvelopeVersionError) {
   SubWorkflowRequest request = Request({"blazen::echo"}, json::object());
   request.envelope_version = kEnvelopeVersion + 1;
   try {
-    (void)transport_->Invoke(request);
+    (void)transport_->InvokeSubWorkflow(request);
     FAIL() << "no exception";
   } catch (const EnvelopeVersionError& e) {
     EXPECT_EQ(e.code(), StatusCode::kFailedPrecondition);
@@ -230,14 +164,14 @@ TEST_P(TransportConformanceTest, NewerEnvelopeIsEnvelopeVersionError) {
 TEST_P(TransportConformanceTest, OlderEnvelopeIsAccepted) {
   SubWorkflowRequest request = Request({"blazen::echo"}, json(7));
   request.envelope_version = 0;
-  EXPECT_EQ(ResultOf(transport_->Invoke(request)), json(7));
+  EXPECT_EQ(ResultOf(transport_->InvokeSubWorkflow(request)), json(7));
 }
 
 TEST_P(TransportConformanceTest, InputThatIsNotJsonIsInvalidArgumentError) {
   SubWorkflowRequest request = Request({"blazen::echo"}, json::object());
   request.input_json = "{not json";
   try {
-    (void)transport_->Invoke(request);
+    (void)transport_->InvokeSubWorkflow(request);
     FAIL() << "no exception";
   } catch (const InvalidArgumentError& e) {
     EXPECT_EQ(e.code(), StatusCode::kInvalidArgument);
@@ -248,7 +182,7 @@ TEST_P(TransportConformanceTest, InputThatIsNotJsonIsInvalidArgumentError) {
 TEST_P(TransportConformanceTest, UnknownRefIsNotFound) {
   const Uuid missing = Uuid::NewV4();
   try {
-    (void)transport_->Deref(missing);
+    (void)transport_->DerefSessionRef(missing);
     FAIL() << "no exception";
   } catch (const NotFoundError& e) {
     EXPECT_EQ(e.code(), StatusCode::kNotFound);
@@ -256,29 +190,30 @@ TEST_P(TransportConformanceTest, UnknownRefIsNotFound) {
   }
   HostBufferSink sink;
   EXPECT_THROW((void)transport_->DerefTo(missing, sink), NotFoundError);
-  EXPECT_FALSE(transport_->Release(missing));
+  EXPECT_FALSE(transport_->ReleaseSessionRef(missing));
 }
 
 TEST_P(TransportConformanceTest, DerefAndReleaseRoundTrip) {
   const Uuid ref = HostBlob(1000);
-  const SubWorkflowResponse described = transport_->Invoke(Request({"blazen::echo"}, json(1)));
+  const SubWorkflowResponse described =
+      transport_->InvokeSubWorkflow(Request({"blazen::echo"}, json(1)));
   EXPECT_EQ(described.remote_refs.count(ref), 0u) << "another run's ref leaked into remote_refs";
-  ExpectHostBlob(transport_->Deref(ref), 1000);
-  ExpectHostBlob(transport_->Deref(ref), 1000);  // a deref does not consume the ref
-  EXPECT_TRUE(transport_->Release(ref));
-  EXPECT_FALSE(transport_->Release(ref));
-  EXPECT_THROW((void)transport_->Deref(ref), NotFoundError);
+  ExpectHostBlob(transport_->DerefSessionRef(ref), 1000);
+  ExpectHostBlob(transport_->DerefSessionRef(ref), 1000);  // a deref does not consume the ref
+  EXPECT_TRUE(transport_->ReleaseSessionRef(ref));
+  EXPECT_FALSE(transport_->ReleaseSessionRef(ref));
+  EXPECT_THROW((void)transport_->DerefSessionRef(ref), NotFoundError);
 }
 
 TEST_P(TransportConformanceTest, RemoteRefDescriptorNamesThePeer) {
   const SubWorkflowResponse response =
-      transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", 10}}));
+      transport_->InvokeSubWorkflow(Request({"blazen::host_blob"}, {{"bytes", 10}}));
   ASSERT_EQ(response.remote_refs.size(), 1u);
   const auto& [key, descriptor] = *response.remote_refs.begin();
   EXPECT_EQ(descriptor.origin_node_id, "conformance-peer");
   EXPECT_EQ(descriptor.type_tag, "bytes");
   EXPECT_GT(descriptor.created_at_epoch_ms, 1'600'000'000'000u);
-  EXPECT_TRUE(transport_->Release(key));
+  EXPECT_TRUE(transport_->ReleaseSessionRef(key));
 }
 
 TEST_P(TransportConformanceTest, TokenMissingOrWrongIsUnauthenticated) {
@@ -286,20 +221,20 @@ TEST_P(TransportConformanceTest, TokenMissingOrWrongIsUnauthenticated) {
   for (const std::optional<std::string>& token :
        {std::optional<std::string>(), std::optional<std::string>("wrong")}) {
     SCOPED_TRACE(token.value_or("(none)"));
-    std::unique_ptr<Transport> other = Make(token);
+    std::unique_ptr<client::PeerClient> other = Make(token);
     try {
-      (void)other->Invoke(Request({"blazen::echo"}, json::object()));
+      (void)other->InvokeSubWorkflow(Request({"blazen::echo"}, json::object()));
       ADD_FAILURE() << "invoke: no exception";
     } catch (const UnauthenticatedError& e) {
       EXPECT_EQ(e.code(), StatusCode::kUnauthenticated);
     }
-    EXPECT_THROW((void)other->Deref(ref), UnauthenticatedError);
+    EXPECT_THROW((void)other->DerefSessionRef(ref), UnauthenticatedError);
     HostBufferSink sink;
     EXPECT_THROW((void)other->DerefTo(ref, sink), UnauthenticatedError);
-    EXPECT_THROW((void)other->Release(ref), UnauthenticatedError);
+    EXPECT_THROW((void)other->ReleaseSessionRef(ref), UnauthenticatedError);
   }
   // The rejected release did not remove it; the right token does.
-  EXPECT_TRUE(transport_->Release(ref));
+  EXPECT_TRUE(transport_->ReleaseSessionRef(ref));
 }
 
 TEST_P(TransportConformanceTest, BigRefIsStreamedIntoASink) {
@@ -312,43 +247,43 @@ TEST_P(TransportConformanceTest, BigRefIsStreamedIntoASink) {
   EXPECT_EQ(sink.type_tag(), "bytes");
   EXPECT_EQ(result.resumes, 0);
   ExpectHostBlob(sink.data(), kSize);
-  EXPECT_TRUE(transport_->Release(ref));
+  EXPECT_TRUE(transport_->ReleaseSessionRef(ref));
 }
 
 TEST_P(TransportConformanceTest, EmptyRefDerefs) {
   const Uuid ref = HostBlob(0);
-  EXPECT_TRUE(transport_->Deref(ref).empty());
+  EXPECT_TRUE(transport_->DerefSessionRef(ref).empty());
   HostBufferSink sink;
   EXPECT_EQ(transport_->DerefTo(ref, sink).total_size, 0u);
   EXPECT_TRUE(sink.data().empty());
-  EXPECT_TRUE(transport_->Release(ref));
+  EXPECT_TRUE(transport_->ReleaseSessionRef(ref));
 }
 
 // Tensor refs are read through the value's reader (device memory on a GPU peer, the host fallback
 // here) by the unary and the streamed deref alike.
 TEST_P(TransportConformanceTest, TensorRefDerefsAsNpyOverBothPaths) {
-  const SubWorkflowResponse response =
-      transport_->Invoke(Request({"blazen::tensor_random"}, {{"shape", {300, 129}}, {"seed", 7}}));
+  const SubWorkflowResponse response = transport_->InvokeSubWorkflow(
+      Request({"blazen::tensor_random"}, {{"shape", {300, 129}}, {"seed", 7}}));
   ASSERT_FALSE(response.error.has_value()) << *response.error;
   ASSERT_EQ(response.remote_refs.size(), 1u);
   const auto& [ref, descriptor] = *response.remote_refs.begin();
   EXPECT_EQ(descriptor.type_tag, "tensor.npy");
-  const ByteVector unary = transport_->Deref(ref);
+  const ByteVector unary = transport_->DerefSessionRef(ref);
   ASSERT_GT(unary.size(), 300u * 129u * 4u);
   EXPECT_EQ(std::string(unary.begin(), unary.begin() + 6), "\x93NUMPY");
   HostBufferSink sink;
   const DerefResult result = transport_->DerefTo(ref, sink);
   EXPECT_EQ(result.type_tag, "tensor.npy");
   EXPECT_EQ(sink.data(), unary);
-  EXPECT_TRUE(transport_->Release(ref));
+  EXPECT_TRUE(transport_->ReleaseSessionRef(ref));
 }
 
 TEST_P(TransportConformanceTest, EventStreamEndsWithTheFinalResponse) {
   std::vector<SubWorkflowEvent> events;
   const json input = {{"x", 1}};
-  const SubWorkflowResponse response =
-      transport_->Stream(Request({"blazen::echo"}, input),
-                         [&events](const SubWorkflowEvent& e) { events.push_back(e); });
+  const SubWorkflowResponse response = transport_->StreamSubWorkflowEvents(
+      Request({"blazen::echo"}, input),
+      [&events](const SubWorkflowEvent& e) { events.push_back(e); });
   EXPECT_EQ(ResultOf(response), input);
   ASSERT_GE(events.size(), 2u);
   EXPECT_FALSE(events.front().response.has_value());
@@ -358,9 +293,10 @@ TEST_P(TransportConformanceTest, EventStreamEndsWithTheFinalResponse) {
 }
 
 TEST_P(TransportConformanceTest, EventStreamReportsProtocolErrorsAsExceptions) {
-  EXPECT_THROW((void)transport_->Stream(Request({"does_not_exist::step"}, json::object()),
-                                        [](const SubWorkflowEvent&) {}),
-               UnknownStepError);
+  EXPECT_THROW(
+      (void)transport_->StreamSubWorkflowEvents(Request({"does_not_exist::step"}, json::object()),
+                                                [](const SubWorkflowEvent&) {}),
+      UnknownStepError);
 }
 
 TEST_P(TransportConformanceTest, CancelledCallIsCancelledTransportErrorAndStopsTheRun) {
@@ -372,7 +308,7 @@ TEST_P(TransportConformanceTest, CancelledCallIsCancelledTransportErrorAndStopsT
     call.cancel->Cancel();
   });
   try {
-    (void)transport_->Invoke(Request({"blazen::sleep"}, {{"seconds", 20}}), call);
+    (void)transport_->InvokeSubWorkflow(Request({"blazen::sleep"}, {{"seconds", 20}}), call);
     ADD_FAILURE() << "a cancelled call returned";
   } catch (const TransportError& e) {
     EXPECT_EQ(e.code(), StatusCode::kCancelled) << e.what();
@@ -380,21 +316,23 @@ TEST_P(TransportConformanceTest, CancelledCallIsCancelledTransportErrorAndStopsT
   canceller.join();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   // A call made with a cancelled token never starts.
-  EXPECT_THROW((void)transport_->Invoke(Request({"blazen::echo"}, 1), call), TransportError);
-  EXPECT_EQ(ResultOf(transport_->Invoke(Request({"blazen::echo"}, 1))), json(1));
+  EXPECT_THROW((void)transport_->InvokeSubWorkflow(Request({"blazen::echo"}, 1), call),
+               TransportError);
+  EXPECT_EQ(ResultOf(transport_->InvokeSubWorkflow(Request({"blazen::echo"}, 1))), json(1));
 }
 
 TEST_P(TransportConformanceTest, CallDeadlineIsDeadlineExceededError) {
   client::CallOptions call;
   call.deadline = 300ms;
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_THROW((void)transport_->Invoke(Request({"blazen::sleep"}, {{"seconds", 20}}), call),
-               DeadlineExceededError);
+  EXPECT_THROW(
+      (void)transport_->InvokeSubWorkflow(Request({"blazen::sleep"}, {{"seconds", 20}}), call),
+      DeadlineExceededError);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 TEST_P(TransportConformanceTest, DescribePeerReportsTheSameNodeOverBothTransports) {
-  const client::PeerDescription d = transport_->Describe();
+  const client::PeerDescription d = transport_->DescribePeer();
   EXPECT_EQ(d.node_id, "conformance-peer");
   EXPECT_EQ(d.envelope_version, kEnvelopeVersion);
   EXPECT_FALSE(d.version.empty());
@@ -410,13 +348,13 @@ TEST_P(TransportConformanceTest, DescribePeerReportsTheSameNodeOverBothTransport
   EXPECT_GT(d.devices[0].total_memory_bytes, 0u);
   // A live ref shows up in the counts.
   const Uuid ref = HostBlob(4096);
-  const client::PeerDescription after = transport_->Describe();
+  const client::PeerDescription after = transport_->DescribePeer();
   std::uint64_t parent_finish = 0;
   for (const auto& r : after.live_refs) {
     if (r.lifetime == "until_parent_finish" && r.location == "host") parent_finish += r.count;
   }
   EXPECT_GE(parent_finish, 1u);
-  EXPECT_TRUE(transport_->Release(ref));
+  EXPECT_TRUE(transport_->ReleaseSessionRef(ref));
 }
 
 TEST_P(TransportConformanceTest, ReleaseScopeDropsOneParentRunsRefs) {
@@ -424,17 +362,17 @@ TEST_P(TransportConformanceTest, ReleaseScopeDropsOneParentRunsRefs) {
   client::CallOptions call;
   call.parent_run_id = parent;
   const SubWorkflowResponse a =
-      transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", 10}}), call);
+      transport_->InvokeSubWorkflow(Request({"blazen::host_blob"}, {{"bytes", 10}}), call);
   const SubWorkflowResponse b =
-      transport_->Invoke(Request({"blazen::host_blob"}, {{"bytes", 20}}), call);
+      transport_->InvokeSubWorkflow(Request({"blazen::host_blob"}, {{"bytes", 20}}), call);
   const Uuid other = HostBlob(30);  // no parent run id: not in the scope
   ASSERT_EQ(a.remote_refs.size(), 1u);
   ASSERT_EQ(b.remote_refs.size(), 1u);
   EXPECT_EQ(transport_->ReleaseScope(parent), 2u);
   EXPECT_EQ(transport_->ReleaseScope(parent), 0u);
-  EXPECT_THROW((void)transport_->Deref(a.remote_refs.begin()->first), NotFoundError);
-  EXPECT_EQ(transport_->Deref(other).size(), 30u);
-  EXPECT_TRUE(transport_->Release(other));
+  EXPECT_THROW((void)transport_->DerefSessionRef(a.remote_refs.begin()->first), NotFoundError);
+  EXPECT_EQ(transport_->DerefSessionRef(other).size(), 30u);
+  EXPECT_TRUE(transport_->ReleaseSessionRef(other));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, TransportConformanceTest,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The receive side of the streaming deref: a parser of the DerefChunk protobuf wire format that
+// The receive side of the streaming deref (the send side is wire_codec.h): a parser of the DerefChunk protobuf wire format that
 // reads the message straight from the slices gRPC received it in, without a protobuf parse and
 // without copying the payload: the parsed chunk points into those slices, and the client copies
 // each piece once, into the sink.
@@ -15,7 +15,7 @@
 
 #include "core/status.h"
 
-namespace blazen::client::detail {
+namespace blazen::proto_wire {
 
 /// A view of contiguous bytes (one received slice, or part of one).
 using ByteSpan = std::span<const std::uint8_t>;
@@ -41,4 +41,4 @@ struct DerefChunkView {
 /// the end, or a type_tag that is not UTF-8. Never reads outside the segments. Thread-safe.
 [[nodiscard]] Result<DerefChunkView> ParseDerefChunk(std::span<const ByteSpan> segments);
 
-}  // namespace blazen::client::detail
+}  // namespace blazen::proto_wire

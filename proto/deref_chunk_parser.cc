@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // DerefChunk wire-format parser over received slices.
 
-#include "client/detail/deref_chunk.h"
+#include "proto/deref_chunk_parser.h"
 
 #include <algorithm>
 #include <string_view>
 
 #include "core/utf8.h"
 
-namespace blazen::client::detail {
+namespace blazen::proto_wire {
 namespace {
 
 constexpr std::uint32_t kWireVarint = 0;
@@ -172,4 +172,4 @@ Result<DerefChunkView> ParseDerefChunk(std::span<const ByteSpan> segments) {
   return chunk;
 }
 
-}  // namespace blazen::client::detail
+}  // namespace blazen::proto_wire

@@ -3,7 +3,7 @@
 // serializer, any field order, unknown fields, messages split across slices at every byte, and a
 // clean kDataLoss for malformed input.
 
-#include "client/detail/deref_chunk.h"
+#include "proto/deref_chunk_parser.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include "blazen/peer/v1/blazen_peer.pb.h"
 #include "tests/testing/status_matchers.h"
 
-namespace blazen::client::detail {
+namespace blazen::proto_wire {
 namespace {
 
 using ::blazen::testing::StatusIs;
@@ -223,4 +223,4 @@ TEST(DerefChunkParseTest, MalformedMessageNamesTheProblem) {
 }
 
 }  // namespace
-}  // namespace blazen::client::detail
+}  // namespace blazen::proto_wire
