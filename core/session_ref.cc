@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,43 @@ Result<RefLifetime> ParseRefLifetime(std::string_view name) {
   return Status::InvalidArgument("unknown ref lifetime '" + std::string(name) +
                                  "'; expected until_context_drop, until_parent_finish or "
                                  "until_explicit_drop");
+}
+
+Result<LentChunk> LentChunk::Allocate(std::size_t size) {
+  std::shared_ptr<std::uint8_t[]> buffer(new (std::nothrow) std::uint8_t[size == 0 ? 1 : size]);
+  if (!buffer) {
+    return Status::ResourceExhausted("cannot allocate a " + std::to_string(size) +
+                                     "-byte deref chunk");
+  }
+  LentChunk chunk(buffer.get(), size, buffer);
+  chunk.writable_ = buffer.get();
+  return chunk;
+}
+
+Result<std::size_t> SessionValue::LendLength(std::uint64_t offset, std::size_t max_bytes) const {
+  const std::uint64_t size = size_bytes();
+  if (offset >= size || max_bytes == 0) {
+    return Status::OutOfRange("cannot lend " + std::to_string(max_bytes) + " bytes at offset " +
+                              std::to_string(offset) + " of a " + std::to_string(size) +
+                              "-byte payload");
+  }
+  return static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, size - offset));
+}
+
+Result<LentChunk> SessionValue::Lend(std::uint64_t offset, std::size_t max_bytes,
+                                     std::shared_ptr<const void> /*keepalive*/,
+                                     const LendOptions& /*options*/) const {
+  BLAZEN_ASSIGN_OR_RETURN(const std::size_t n, LendLength(offset, max_bytes));
+  BLAZEN_ASSIGN_OR_RETURN(LentChunk chunk, LentChunk::Allocate(n));
+  BLAZEN_RETURN_IF_ERROR(Read(offset, std::span<std::uint8_t>(chunk.mutable_data(), n)));
+  return chunk;
+}
+
+Result<LentChunk> HostBytesValue::Lend(std::uint64_t offset, std::size_t max_bytes,
+                                       std::shared_ptr<const void> keepalive,
+                                       const LendOptions& /*options*/) const {
+  BLAZEN_ASSIGN_OR_RETURN(const std::size_t n, LendLength(offset, max_bytes));
+  return LentChunk(bytes_.data() + offset, n, std::move(keepalive));
 }
 
 Status HostBytesValue::Read(std::uint64_t offset, std::span<std::uint8_t> out) const {

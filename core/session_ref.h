@@ -42,9 +42,57 @@ enum class RefLifetime : std::uint8_t {
 /// Parses a lifetime name; anything else is kInvalidArgument listing the accepted names.
 [[nodiscard]] Result<RefLifetime> ParseRefLifetime(std::string_view name);
 
+/// Payload bytes a value lends to a deref: a view [data(), data() + size()) plus whatever keeps
+/// that memory valid (the value itself, a pinned staging buffer, a heap copy), released when the
+/// chunk is destroyed. A transport can hand the memory to the network as is (a gRPC slice whose
+/// destroy callback drops the chunk). Move-only; a moved-from chunk is empty.
+class LentChunk {
+ public:
+  LentChunk() = default;
+  /// A view of `size` bytes at `data`, valid while `owner` lives.
+  LentChunk(const std::uint8_t* data, std::size_t size, std::shared_ptr<const void> owner)
+      : data_(data), size_(size), owner_(std::move(owner)) {}
+  /// A chunk owning a fresh heap buffer of `size` bytes (for the caller to fill through
+  /// mutable_data()); kResourceExhausted when it cannot be allocated.
+  [[nodiscard]] static Result<LentChunk> Allocate(std::size_t size);
+  LentChunk(LentChunk&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)),
+        size_(std::exchange(other.size_, 0)),
+        writable_(std::exchange(other.writable_, nullptr)),
+        owner_(std::move(other.owner_)) {}
+  LentChunk& operator=(LentChunk&& other) noexcept {
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+    writable_ = std::exchange(other.writable_, nullptr);
+    owner_ = std::move(other.owner_);
+    return *this;
+  }
+  LentChunk(const LentChunk&) = delete;
+  LentChunk& operator=(const LentChunk&) = delete;
+
+  [[nodiscard]] const std::uint8_t* data() const { return data_; }
+  [[nodiscard]] std::size_t size() const { return size_; }
+  [[nodiscard]] std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+  /// Writable memory of a chunk made by Allocate (nullptr for views).
+  [[nodiscard]] std::uint8_t* mutable_data() const { return writable_; }
+
+ private:
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint8_t* writable_ = nullptr;
+  std::shared_ptr<const void> owner_;
+};
+
+/// How long a Lend may wait for a resource (a staging buffer), and what makes it give up.
+struct LendOptions {
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  /// Polled while waiting; true gives up with kCancelled. May be empty.
+  std::function<bool()> cancelled;
+};
+
 /// A value held by a session ref. Implementations: HostBytesValue and HostTensorValue (here),
-/// device tensors (gpu/). Read may be called concurrently from several derefs: implementations are
-/// thread-safe for concurrent Read calls.
+/// device tensors (gpu/). Read and Lend may be called concurrently from several derefs:
+/// implementations are thread-safe for concurrent Read and Lend calls.
 class SessionValue {
  public:
   virtual ~SessionValue() = default;
@@ -60,6 +108,24 @@ class SessionValue {
   /// Copies payload bytes [offset, offset + out.size()) into `out`. Returns kOutOfRange when the
   /// range extends past size_bytes(); implementations may return kInternal for device failures.
   [[nodiscard]] virtual Status Read(std::uint64_t offset, std::span<std::uint8_t> out) const = 0;
+
+  /// Lends payload bytes from `offset`: a chunk of 1 to `max_bytes` bytes (fewer than asked only at
+  /// the end of the payload or at an internal boundary, e.g. where a tensor's header ends). A
+  /// chunk that points into the value keeps `keepalive` (a pointer owning this value) alive.
+  /// The default copies through Read into a heap chunk. kOutOfRange when `offset` >= size_bytes()
+  /// or `max_bytes` is 0; kDeadlineExceeded / kCancelled when a resource it waits for (a staging
+  /// buffer) did not come in time; kInternal for device failures. Use RefLease::Lend.
+  [[nodiscard]] virtual Result<LentChunk> Lend(std::uint64_t offset, std::size_t max_bytes,
+                                               std::shared_ptr<const void> keepalive,
+                                               const LendOptions& options) const;
+  /// True when Lend may wait (device copies, staging buffers); transports then call it away from
+  /// their network threads. The default (a Read) may block.
+  [[nodiscard]] virtual bool lend_may_block() const { return true; }
+
+ protected:
+  /// kOutOfRange unless `offset` < size_bytes() and `max_bytes` > 0; else the chunk length
+  /// min(max_bytes, size_bytes() - offset).
+  [[nodiscard]] Result<std::size_t> LendLength(std::uint64_t offset, std::size_t max_bytes) const;
 };
 
 /// Opaque host bytes with a caller-chosen type tag. Immutable; thread-safe.
@@ -72,6 +138,11 @@ class HostBytesValue final : public SessionValue {
   [[nodiscard]] std::uint64_t size_bytes() const override { return bytes_.size(); }
   [[nodiscard]] std::string location() const override { return "host"; }
   [[nodiscard]] Status Read(std::uint64_t offset, std::span<std::uint8_t> out) const override;
+  /// A view into the bytes (no copy, never blocks).
+  [[nodiscard]] Result<LentChunk> Lend(std::uint64_t offset, std::size_t max_bytes,
+                                       std::shared_ptr<const void> keepalive,
+                                       const LendOptions& options) const override;
+  [[nodiscard]] bool lend_may_block() const override { return false; }
   [[nodiscard]] const std::vector<std::uint8_t>& bytes() const { return bytes_; }
 
  private:
@@ -155,6 +226,12 @@ class RefLease {
   /// The metadata of the ref as it was inserted. Requires a non-empty lease.
   [[nodiscard]] const RefInfo& info() const { return *info_; }
   [[nodiscard]] explicit operator bool() const { return value_ != nullptr; }
+  /// SessionValue::Lend on the leased value; a chunk pointing into the value keeps it (and its
+  /// bytes charged to the registry) alive like the lease does. Requires a non-empty lease.
+  [[nodiscard]] Result<LentChunk> Lend(std::uint64_t offset, std::size_t max_bytes,
+                                       const LendOptions& options = {}) const {
+    return value_->Lend(offset, max_bytes, value_, options);
+  }
 
  private:
   friend class SessionRefRegistry;

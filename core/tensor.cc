@@ -292,4 +292,18 @@ Status HostTensorValue::Read(std::uint64_t offset, std::span<std::uint8_t> out) 
   return Status::Ok();
 }
 
+Result<LentChunk> HostTensorValue::Lend(std::uint64_t offset, std::size_t max_bytes,
+                                        std::shared_ptr<const void> keepalive,
+                                        const LendOptions& /*options*/) const {
+  BLAZEN_ASSIGN_OR_RETURN(const std::size_t n, LendLength(offset, max_bytes));
+  const std::uint64_t header_size = header_.size();
+  if (offset < header_size) {  // a view of the header, ending where it ends
+    const auto in_header =
+        static_cast<std::size_t>(std::min<std::uint64_t>(header_size - offset, n));
+    return LentChunk(reinterpret_cast<const std::uint8_t*>(header_.data()) + offset, in_header,
+                     std::move(keepalive));
+  }
+  return LentChunk(data_.data() + (offset - header_size), n, std::move(keepalive));
+}
+
 }  // namespace blazen

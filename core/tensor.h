@@ -90,6 +90,11 @@ class HostTensorValue final : public SessionValue {
   /// Copies bytes [offset, offset + out.size()) of the NPY payload (header, then data) into
   /// `out`; any offset and length within size_bytes() works. kOutOfRange past the end.
   [[nodiscard]] Status Read(std::uint64_t offset, std::span<std::uint8_t> out) const override;
+  /// A view of the header or of the data (a chunk never spans both); no copy, never blocks.
+  [[nodiscard]] Result<LentChunk> Lend(std::uint64_t offset, std::size_t max_bytes,
+                                       std::shared_ptr<const void> keepalive,
+                                       const LendOptions& options) const override;
+  [[nodiscard]] bool lend_may_block() const override { return false; }
 
   [[nodiscard]] DType dtype() const { return dtype_; }
   [[nodiscard]] const std::vector<std::int64_t>& shape() const { return shape_; }

@@ -111,4 +111,44 @@ Status DeviceTensor::ReadThroughStaging(std::uint64_t offset, std::span<std::uin
   return Status::Ok();
 }
 
+LentChunk DeviceTensor::LendHeader(std::uint64_t offset, std::size_t n,
+                                   std::shared_ptr<const void> keepalive) const {
+  // A view of the header, ending where it ends.
+  n = static_cast<std::size_t>(std::min<std::uint64_t>(header_.size() - offset, n));
+  return LentChunk(reinterpret_cast<const std::uint8_t*>(header_.data()) + offset, n,
+                   std::move(keepalive));
+}
+
+Result<LentChunk> DeviceTensor::Lend(std::uint64_t offset, std::size_t max_bytes,
+                                     std::shared_ptr<const void> keepalive,
+                                     const LendOptions& options) const {
+  if (buffer_.is_device()) return LendThroughStaging(offset, max_bytes, keepalive, options);
+  BLAZEN_ASSIGN_OR_RETURN(std::size_t n, LendLength(offset, max_bytes));
+  if (offset < header_.size()) return LendHeader(offset, n, std::move(keepalive));
+  const auto data_offset = static_cast<std::size_t>(offset - header_.size());
+  return LentChunk(static_cast<const std::uint8_t*>(buffer_.data()) + data_offset, n,
+                   std::move(keepalive));
+}
+
+Result<LentChunk> DeviceTensor::LendThroughStaging(std::uint64_t offset, std::size_t max_bytes,
+                                                   std::shared_ptr<const void> keepalive,
+                                                   const LendOptions& options) const {
+  BLAZEN_ASSIGN_OR_RETURN(std::size_t n, LendLength(offset, max_bytes));
+  if (offset < header_.size()) return LendHeader(offset, n, std::move(keepalive));
+  const auto data_offset = static_cast<std::size_t>(offset - header_.size());
+  // The chunk owns the staging buffer (returned to the pool first) and the value (whose runtime
+  // owns the pool), in that order of destruction.
+  struct Staged {
+    std::shared_ptr<const void> keepalive;
+    StagingBuffer staging;
+  };
+  BLAZEN_ASSIGN_OR_RETURN(StagingBuffer staging,
+                          runtime_->staging().Acquire(options.deadline, options.cancelled));
+  n = std::min(n, staging.size());
+  BLAZEN_RETURN_IF_ERROR(buffer_.CopyToHost(staging.data(), data_offset, n, stream()));
+  const std::uint8_t* data = staging.data();
+  auto owner = std::make_shared<Staged>(Staged{std::move(keepalive), std::move(staging)});
+  return LentChunk(data, n, std::move(owner));
+}
+
 }  // namespace blazen::gpu

@@ -66,6 +66,24 @@ class DeviceTensor final : public SessionValue {
   /// range extends past size_bytes(); kInternal for device failures. Thread-safe.
   [[nodiscard]] Status Read(std::uint64_t offset, std::span<std::uint8_t> out) const override;
 
+  /// Lends NPY payload bytes from `offset` (see SessionValue::Lend); a chunk never spans the
+  /// header and the data. Header bytes and host-memory data are views (no copy). Device data is
+  /// copied into one pinned staging buffer (at most its size per chunk), acquired within
+  /// `options` (kDeadlineExceeded / kCancelled otherwise) and synchronized on stream(); the chunk
+  /// owns that buffer, so it is the very memory a transport sends, and returns it to the pool when
+  /// destroyed.
+  [[nodiscard]] Result<LentChunk> Lend(std::uint64_t offset, std::size_t max_bytes,
+                                       std::shared_ptr<const void> keepalive,
+                                       const LendOptions& options) const override;
+  /// Only device data blocks (staging buffer, copy).
+  [[nodiscard]] bool lend_may_block() const override { return buffer_.is_device(); }
+
+  /// Lend's device path, usable whatever the memory: data bytes always go through a staging
+  /// buffer that the chunk owns. Same contract as Lend.
+  [[nodiscard]] Result<LentChunk> LendThroughStaging(std::uint64_t offset, std::size_t max_bytes,
+                                                     std::shared_ptr<const void> keepalive,
+                                                     const LendOptions& options) const;
+
   /// Read's device path, usable whatever the memory: data bytes always go through a staging
   /// buffer in staging-sized chunks. Same contract as Read.
   [[nodiscard]] Status ReadThroughStaging(std::uint64_t offset, std::span<std::uint8_t> out) const;
@@ -92,6 +110,9 @@ class DeviceTensor final : public SessionValue {
   [[nodiscard]] Status CheckRange(std::uint64_t offset, std::size_t length) const;
   // Copies the header part of [offset, offset + out.size()) and returns how many bytes it wrote.
   std::size_t ReadHeader(std::uint64_t offset, std::span<std::uint8_t> out) const;
+  // A view of header bytes from `offset` (< header size), at most `n`, ending with the header.
+  LentChunk LendHeader(std::uint64_t offset, std::size_t n,
+                       std::shared_ptr<const void> keepalive) const;
 
   // Declared first so it is destroyed last: the buffer's bytes go back to the runtime's pool.
   const std::shared_ptr<GpuRuntime> runtime_;

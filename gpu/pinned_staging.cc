@@ -93,6 +93,30 @@ StagingBuffer PinnedStagingPool::Acquire() {
   return LendLocked();
 }
 
+Result<StagingBuffer> PinnedStagingPool::Acquire(std::chrono::steady_clock::time_point deadline,
+                                                 const std::function<bool()>& cancelled) {
+  // Cancellation has no callback to wake us: poll it at this period while waiting.
+  constexpr auto kPoll = std::chrono::milliseconds(5);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    if (!free_.empty()) return LendLocked();
+    if (cancelled && cancelled()) {
+      return Status::Cancelled("cancelled while waiting for a staging buffer");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return Status::DeadlineExceeded("no staging buffer came free before the deadline (" +
+                                      std::to_string(blocks_.size()) + " in use)");
+    }
+    if (!cancelled && deadline == std::chrono::steady_clock::time_point::max()) {
+      returned_.wait(lock, [this] { return !free_.empty(); });
+      continue;
+    }
+    const auto wake = cancelled ? std::min(deadline, now + kPoll) : deadline;
+    returned_.wait_until(lock, wake, [this] { return !free_.empty(); });
+  }
+}
+
 std::optional<StagingBuffer> PinnedStagingPool::TryAcquire() {
   std::lock_guard<std::mutex> lock(mu_);
   if (free_.empty()) return std::nullopt;

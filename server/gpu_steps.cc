@@ -306,11 +306,8 @@ Result<LeasedMatrix> MatrixRef(const Context& ctx, const gpu::GpuRuntime& runtim
   return matrix;
 }
 
-Result<StepOutput> SimilarityTopK(const Event& event, Context& ctx) {
-  constexpr std::string_view kName = "blazen::similarity_topk";
-  BLAZEN_ASSIGN_OR_RETURN(const NodeServices* services, ServicesOf(ctx));
-  gpu::GpuRuntime& runtime = *services->runtime;
-  const json& input = event.data();
+// The `k` of a similarity_topk input (validated).
+Result<std::int64_t> TopKOf(const json& input) {
   if (!input.is_object() || !input.contains("queries") || !input.contains("corpus") ||
       !input.contains("k")) {
     return Status::InvalidArgument(
@@ -325,24 +322,74 @@ Result<StepOutput> SimilarityTopK(const Event& event, Context& ctx) {
                                    std::to_string(kernels::kCosineTopKMaxK) + "], got " +
                                    k_value.dump());
   }
+  return k_value.get<std::int64_t>();
+}
+
+// The query matrix: texts embedded now, or a tensor ref.
+Result<LeasedMatrix> QueriesOf(const json& queries, const NodeServices& services,
+                               gpu::GpuRuntime& runtime, Context& ctx, std::string_view name) {
+  if (!queries.is_array()) return MatrixRef(ctx, runtime, queries, "queries", name);
+  if (services.embedding == nullptr) {
+    return Status::FailedPrecondition("this node provides no embedding model");
+  }
+  BLAZEN_ASSIGN_OR_RETURN(std::vector<std::string> texts, TextsOf(queries, "queries", name));
+  EmbeddingModel& model = *services.embedding;
+  BLAZEN_ASSIGN_OR_RETURN(EmbeddingModel::Table table, model.GetTable(runtime, ctx.session_refs()));
+  LeasedMatrix out;
+  BLAZEN_ASSIGN_OR_RETURN(out.owned,
+                          EmbedBatch(runtime, table, TokenizeTexts(texts, model.vocab())));
+  out.tensor = out.owned.get();
+  return out;
+}
+
+// Runs the cosine top-k kernel on the device into host `scores` / `ids` (args.out_* are set here).
+Status CosineTopKOnDevice(gpu::GpuRuntime& runtime, kernels::CosineTopKArgs args,
+                          std::vector<float>& scores, std::vector<std::int64_t>& ids) {
+  const std::size_t count = scores.size();
+  const gpu::StreamView stream = runtime.stream();
+  BLAZEN_ASSIGN_OR_RETURN(std::size_t scratch_bytes,
+                          kernels::CosineTopKScratchBytes(args.num_queries, args.num_rows, args.k));
+  BLAZEN_ASSIGN_OR_RETURN(gpu::DeviceBuffer scratch,
+                          gpu::DeviceBuffer::Allocate(scratch_bytes, runtime.pool(), stream));
+  BLAZEN_ASSIGN_OR_RETURN(
+      gpu::DeviceBuffer d_scores,
+      gpu::DeviceBuffer::Allocate(count * sizeof(float), runtime.pool(), stream));
+  BLAZEN_ASSIGN_OR_RETURN(
+      gpu::DeviceBuffer d_ids,
+      gpu::DeviceBuffer::Allocate(count * sizeof(std::int64_t), runtime.pool(), stream));
+  args.out_scores = static_cast<float*>(d_scores.data());
+  args.out_ids = static_cast<std::int64_t*>(d_ids.data());
+  BLAZEN_RETURN_IF_ERROR(
+      kernels::CosineTopK(args, scratch.data(), scratch.size(), stream.handle()));
+  BLAZEN_RETURN_IF_ERROR(stream.Synchronize());
+  BLAZEN_RETURN_IF_ERROR(d_scores.CopyToHost(scores.data(), 0, count * sizeof(float), stream));
+  return d_ids.CopyToHost(ids.data(), 0, count * sizeof(std::int64_t), stream);
+}
+
+// {"ids": [[...] per query], "scores": [[...] per query]} from row-major [queries, k] results.
+json TopKResult(const std::vector<std::int64_t>& ids, const std::vector<float>& scores,
+                std::int64_t num_queries, int k) {
+  json out_ids = json::array();
+  json out_scores = json::array();
+  for (std::int64_t q = 0; q < num_queries; ++q) {
+    const auto begin = static_cast<std::ptrdiff_t>(q) * k;
+    const auto end = begin + k;
+    out_ids.push_back(std::vector<std::int64_t>(ids.begin() + begin, ids.begin() + end));
+    out_scores.push_back(std::vector<float>(scores.begin() + begin, scores.begin() + end));
+  }
+  return json{{"ids", std::move(out_ids)}, {"scores", std::move(out_scores)}};
+}
+
+Result<StepOutput> SimilarityTopK(const Event& event, Context& ctx) {
+  constexpr std::string_view kName = "blazen::similarity_topk";
+  BLAZEN_ASSIGN_OR_RETURN(const NodeServices* services, ServicesOf(ctx));
+  gpu::GpuRuntime& runtime = *services->runtime;
+  const json& input = event.data();
+  BLAZEN_ASSIGN_OR_RETURN(const std::int64_t requested_k, TopKOf(input));
   BLAZEN_ASSIGN_OR_RETURN(LeasedMatrix corpus,
                           MatrixRef(ctx, runtime, input["corpus"], "corpus", kName));
-  LeasedMatrix queries;
-  if (input["queries"].is_array()) {
-    if (services->embedding == nullptr) {
-      return Status::FailedPrecondition("this node provides no embedding model");
-    }
-    BLAZEN_ASSIGN_OR_RETURN(std::vector<std::string> texts,
-                            TextsOf(input["queries"], "queries", kName));
-    EmbeddingModel& model = *services->embedding;
-    BLAZEN_ASSIGN_OR_RETURN(EmbeddingModel::Table table,
-                            model.GetTable(runtime, ctx.session_refs()));
-    BLAZEN_ASSIGN_OR_RETURN(queries.owned,
-                            EmbedBatch(runtime, table, TokenizeTexts(texts, model.vocab())));
-    queries.tensor = queries.owned.get();
-  } else {
-    BLAZEN_ASSIGN_OR_RETURN(queries, MatrixRef(ctx, runtime, input["queries"], "queries", kName));
-  }
+  BLAZEN_ASSIGN_OR_RETURN(LeasedMatrix queries,
+                          QueriesOf(input["queries"], *services, runtime, ctx, kName));
   const std::int64_t num_queries = queries.tensor->shape()[0];
   const std::int64_t num_rows = corpus.tensor->shape()[0];
   const std::int64_t dim = corpus.tensor->shape()[1];
@@ -353,7 +400,7 @@ Result<StepOutput> SimilarityTopK(const Event& event, Context& ctx) {
   }
   BLAZEN_RETURN_IF_ERROR(ctx.CheckCancelled());
   // Never more results than corpus rows.
-  const int k = static_cast<int>(std::min<std::int64_t>(k_value.get<std::int64_t>(), num_rows));
+  const int k = static_cast<int>(std::min<std::int64_t>(requested_k, num_rows));
   const auto count = static_cast<std::size_t>(num_queries) * static_cast<std::size_t>(k);
   std::vector<float> scores(count);
   std::vector<std::int64_t> ids(count);
@@ -365,43 +412,15 @@ Result<StepOutput> SimilarityTopK(const Event& event, Context& ctx) {
     args.num_rows = num_rows;
     args.dim = dim;
     args.k = k;
-    if (!runtime.is_cuda()) {
+    if (runtime.is_cuda()) {
+      BLAZEN_RETURN_IF_ERROR(CosineTopKOnDevice(runtime, args, scores, ids));
+    } else {
       args.out_scores = scores.data();
       args.out_ids = ids.data();
       BLAZEN_RETURN_IF_ERROR(kernels::CosineTopKReference(args));
-    } else {
-      const gpu::StreamView stream = runtime.stream();
-      BLAZEN_ASSIGN_OR_RETURN(std::size_t scratch_bytes,
-                              kernels::CosineTopKScratchBytes(num_queries, num_rows, k));
-      BLAZEN_ASSIGN_OR_RETURN(gpu::DeviceBuffer scratch,
-                              gpu::DeviceBuffer::Allocate(scratch_bytes, runtime.pool(), stream));
-      BLAZEN_ASSIGN_OR_RETURN(
-          gpu::DeviceBuffer d_scores,
-          gpu::DeviceBuffer::Allocate(count * sizeof(float), runtime.pool(), stream));
-      BLAZEN_ASSIGN_OR_RETURN(
-          gpu::DeviceBuffer d_ids,
-          gpu::DeviceBuffer::Allocate(count * sizeof(std::int64_t), runtime.pool(), stream));
-      args.out_scores = static_cast<float*>(d_scores.data());
-      args.out_ids = static_cast<std::int64_t*>(d_ids.data());
-      BLAZEN_RETURN_IF_ERROR(
-          kernels::CosineTopK(args, scratch.data(), scratch.size(), stream.handle()));
-      BLAZEN_RETURN_IF_ERROR(stream.Synchronize());
-      BLAZEN_RETURN_IF_ERROR(d_scores.CopyToHost(scores.data(), 0, count * sizeof(float), stream));
-      BLAZEN_RETURN_IF_ERROR(d_ids.CopyToHost(ids.data(), 0, count * sizeof(std::int64_t), stream));
     }
   }
-  json out_ids = json::array();
-  json out_scores = json::array();
-  for (std::int64_t q = 0; q < num_queries; ++q) {
-    const auto begin = static_cast<std::size_t>(q) * static_cast<std::size_t>(k);
-    const auto end = begin + static_cast<std::size_t>(k);
-    out_ids.push_back(std::vector<std::int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                ids.begin() + static_cast<std::ptrdiff_t>(end)));
-    out_scores.push_back(std::vector<float>(scores.begin() + static_cast<std::ptrdiff_t>(begin),
-                                            scores.begin() + static_cast<std::ptrdiff_t>(end)));
-  }
-  return StepOutput{
-      Event::Stop(json{{"ids", std::move(out_ids)}, {"scores", std::move(out_scores)}})};
+  return StepOutput{Event::Stop(TopKResult(ids, scores, num_queries, k))};
 }
 
 bool IsWordByte(unsigned char c) {

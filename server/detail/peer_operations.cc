@@ -187,6 +187,17 @@ Status PeerOperations::SerializationFailed(const Uuid& key, const Status& read) 
                           " failed: " + read.message());
 }
 
+Status PeerOperations::LendFailed(const Uuid& key, const Status& lend) {
+  switch (lend.code()) {
+    case StatusCode::kDeadlineExceeded:
+    case StatusCode::kCancelled:
+    case StatusCode::kResourceExhausted:
+      return lend;
+    default:
+      return SerializationFailed(key, lend);
+  }
+}
+
 // --- Release, release-scope, describe ---------------------------------------------------------
 
 bool PeerOperations::Release([[maybe_unused]] const CallMeta& call, const Uuid& key) const {

@@ -152,6 +152,9 @@ class PeerOperations : public std::enable_shared_from_this<PeerOperations> {
   /// `serialization of session ref <uuid> failed: <message>` (kInternal), for readers that fail
   /// mid-stream.
   [[nodiscard]] static Status SerializationFailed(const Uuid& key, const Status& read);
+  /// What a deref reports for a failed RefLease::Lend: a deadline, a cancellation or memory
+  /// exhaustion as such, anything else as SerializationFailed.
+  [[nodiscard]] static Status LendFailed(const Uuid& key, const Status& lend);
 
   // --- Release, release-scope, describe ---------------------------------------------------------
 

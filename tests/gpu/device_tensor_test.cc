@@ -341,5 +341,78 @@ TEST(DeviceTensorTest, ConcurrentReadsAreByteExact) {
   EXPECT_EQ(runtime->staging().available(), 3u);
 }
 
+// Lends the whole payload through `lend` chunk by chunk.
+template <typename LendFn>
+std::vector<std::uint8_t> LendAll(const SessionValue& value, std::size_t max, LendFn lend) {
+  std::vector<std::uint8_t> out;
+  while (out.size() < value.size_bytes()) {
+    Result<LentChunk> chunk = lend(out.size(), max);
+    EXPECT_TRUE(chunk.ok()) << chunk.status();
+    if (!chunk.ok()) break;
+    EXPECT_GT(chunk->size(), 0u);
+    out.insert(out.end(), chunk->data(), chunk->data() + chunk->size());
+  }
+  return out;
+}
+
+TEST(DeviceTensorTest, LendMatchesReadBothWaysAndNeverSpansTheHeader) {
+  auto runtime = HostRuntime(std::uint64_t{64} << 20, /*chunk=*/4096, /*buffers=*/2);
+  const std::vector<std::uint8_t> data = Pattern(4 * 3000, 5);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(auto tensor, DeviceTensor::FromHost(*runtime, DType::kF32, {3000},
+                                                                  data.data(), StreamView()));
+  EXPECT_FALSE(tensor->lend_may_block()) << "host memory: views only";
+  const std::vector<std::uint8_t> expected = ReadAll(*tensor);
+  const std::size_t header = tensor->header().size();
+  for (std::size_t max :
+       {std::size_t{1}, std::size_t{100}, std::size_t{4096}, std::size_t{1} << 20}) {
+    EXPECT_EQ(
+        LendAll(*tensor, max,
+                [&](std::uint64_t o, std::size_t n) { return tensor->Lend(o, n, tensor, {}); }),
+        expected)
+        << max;
+    EXPECT_EQ(LendAll(*tensor, max,
+                      [&](std::uint64_t o, std::size_t n) {
+                        Result<LentChunk> chunk = tensor->LendThroughStaging(o, n, tensor, {});
+                        // Data chunks come in staging buffers, at most one buffer each.
+                        if (chunk.ok() && o >= header) {
+                          EXPECT_LE(chunk->size(), 4096u);
+                        }
+                        return chunk;
+                      }),
+              expected)
+        << max;
+  }
+  BLAZEN_ASSERT_OK_AND_ASSIGN(LentChunk head, tensor->Lend(0, 1 << 20, tensor, {}));
+  EXPECT_EQ(head.size(), header);
+  EXPECT_THAT(tensor->Lend(tensor->size_bytes(), 1, tensor, {}), StatusIs(StatusCode::kOutOfRange));
+}
+
+TEST(DeviceTensorTest, AStagedChunkOwnsItsBufferUntilDropped) {
+  auto runtime = HostRuntime(std::uint64_t{64} << 20, /*chunk=*/1024, /*buffers=*/2);
+  const std::vector<std::uint8_t> data = Pattern(8192, 9);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(
+      auto tensor, DeviceTensor::FromHost(*runtime, DType::kU8, {8192}, data.data(), StreamView()));
+  const std::uint64_t at = tensor->header().size();
+  ASSERT_EQ(runtime->staging().available(), 2u);
+  std::optional<LentChunk> a = tensor->LendThroughStaging(at, 1024, tensor, {}).value();
+  std::optional<LentChunk> b = tensor->LendThroughStaging(at + 1024, 1024, tensor, {}).value();
+  EXPECT_EQ(runtime->staging().available(), 0u);
+  EXPECT_TRUE(std::equal(a->data(), a->data() + a->size(), data.begin()));
+  // Every buffer is lent: a third lend waits, then gives up at its deadline or when cancelled.
+  LendOptions soon;
+  soon.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
+  EXPECT_THAT(tensor->LendThroughStaging(at, 1024, tensor, soon),
+              StatusIs(StatusCode::kDeadlineExceeded));
+  LendOptions cancelled;
+  cancelled.cancelled = [] { return true; };
+  EXPECT_THAT(tensor->LendThroughStaging(at, 1024, tensor, cancelled),
+              StatusIs(StatusCode::kCancelled));
+  a.reset();
+  EXPECT_EQ(runtime->staging().available(), 1u);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(LentChunk c, tensor->LendThroughStaging(at + 2048, 1024, tensor, {}));
+  EXPECT_TRUE(std::equal(c.data(), c.data() + c.size(), data.begin() + 2048));
+  b.reset();
+}
+
 }  // namespace
 }  // namespace blazen::gpu

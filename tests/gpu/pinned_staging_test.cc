@@ -112,6 +112,44 @@ TEST(PinnedStagingPoolTest, AcquireBlocksUntilABufferIsReturned) {
   EXPECT_EQ(pool->available(), 1u);
 }
 
+TEST(PinnedStagingPoolTest, AcquireWithADeadlineGivesUpInTime) {
+  auto pool = MakeStaging(64, 1);
+  StagingBuffer held = pool->Acquire();
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(pool->Acquire(start + std::chrono::milliseconds(50), {}),
+              StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50));
+  EXPECT_THAT(pool->Acquire(start, {}), StatusIs(StatusCode::kDeadlineExceeded))
+      << "a deadline in the past fails at once when nothing is free";
+  held.Release();
+  BLAZEN_ASSERT_OK_AND_ASSIGN(StagingBuffer got, pool->Acquire(start, {}));
+  EXPECT_TRUE(got) << "a free buffer is lent even past the deadline";
+}
+
+TEST(PinnedStagingPoolTest, AcquireStopsWhenCancelledAndWakesWhenABufferReturns) {
+  auto pool = MakeStaging(64, 1);
+  StagingBuffer held = pool->Acquire();
+  std::atomic<bool> cancel{false};
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    cancel = true;
+  });
+  EXPECT_THAT(
+      pool->Acquire(std::chrono::steady_clock::time_point::max(), [&] { return cancel.load(); }),
+      StatusIs(StatusCode::kCancelled));
+  canceller.join();
+
+  std::thread returner([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    held.Release();
+  });
+  BLAZEN_ASSERT_OK_AND_ASSIGN(
+      StagingBuffer got, pool->Acquire(std::chrono::steady_clock::now() + std::chrono::seconds(10),
+                                       [] { return false; }));
+  EXPECT_TRUE(got);
+  returner.join();
+}
+
 TEST(PinnedStagingPoolTest, ManyThreadsShareFewBuffersExclusively) {
   constexpr std::size_t kBuffers = 2;
   constexpr int kThreads = 8;

@@ -4,12 +4,12 @@
 #include "server/transport/grpc/grpc_deref_stream.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <new>
-#include <span>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -70,17 +70,22 @@ namespace {
 
 // --- DerefStream ---------------------------------------------------------------------------------
 
-// One streaming deref. Chunk buffers form a small ring: a buffer goes back to the ring only when
-// gRPC destroys the slice that wraps it (OnWriteDone does not mean gRPC is done with the memory),
-// so at most `buffers` chunks of memory exist per stream whatever the ref's size. The state is
-// shared with in-flight slices and outlives the reactor until the last slice is gone; the lease
-// (and so the value) lives exactly as long.
+thread_local bool on_deref_executor = false;
+
+// One streaming deref. Each DerefChunk carries a chunk the value lent (RefLease::Lend): a view of
+// host memory, or a pinned staging buffer holding device bytes. The chunk itself is the gRPC
+// slice, so payload bytes are never copied on the way out; the slice's destroy callback drops it
+// (OnWriteDone does not mean gRPC is done with the memory). At most `buffers` chunks exist per
+// stream at once (lent ahead, on the wire, or held by gRPC), so memory is bounded whatever the
+// ref's size. Values whose Lend may block (device copies, staging waits) lend on the deref
+// executor, never on a gRPC thread, and the next chunk is lent while the previous one is written.
+// The state is shared with in-flight slices and lend tasks and outlives the reactor until the
+// last of them is gone; the lease (and so the value) lives exactly as long.
 class DerefStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   struct State;
 
-  DerefStream(std::shared_ptr<const detail::PeerOperations> ops, detail::CallMeta call,
-              detail::DerefPlan plan, DerefStreamOptions options, std::shared_ptr<PumpThread> pump);
+  DerefStream(DerefStreamContext context, detail::DerefPlan plan, DerefStreamOptions options);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -95,41 +100,45 @@ class DerefStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 struct DerefStream::State : std::enable_shared_from_this<State> {
   std::mutex mu;
   DerefStream* reactor = nullptr;  // null after OnDone
-  std::shared_ptr<const detail::PeerOperations> ops;
-  detail::CallMeta call;
+  DerefStreamContext context;
   detail::DerefPlan plan;
-  std::shared_ptr<PumpThread> pump;
+  bool may_block = false;
   std::string constant_fields;  // encoded total_size + type_tag (same for every chunk)
-  std::uint64_t next = 0;
+  std::uint64_t next_lend = 0;  // offset of the next chunk to lend
   std::uint32_t chunk = 0;
-  std::size_t max_buffers = 0;
-  std::size_t allocated = 0;
-  std::vector<std::unique_ptr<std::uint8_t[]>> free_buffers;
+  std::size_t max_chunks = 0;
+  std::size_t chunks = 0;  // lent and not yet dropped: ready, being lent, or held by gRPC
+  std::optional<LentChunk> ready;
+  std::uint64_t ready_offset = 0;
+  std::optional<Status> failed;  // reported once no write is in flight
   grpc::ByteBuffer current;
+  std::atomic<bool> cancelled{false};
+  bool lending = false;
   bool sent_any = false;
   bool writing = false;
   bool finished = false;
-  bool cancelled = false;
 
   struct SliceHold {
     std::shared_ptr<State> state;
-    std::unique_ptr<std::uint8_t[]> buffer;
+    LentChunk chunk;
   };
 
   // Slice destroy callback: runs on whatever gRPC thread drops the last reference, possibly inside
-  // gRPC's transport code, so it only recycles the buffer; restarting a stalled stream happens on
-  // the pump thread, never from here.
-  static void ReturnBuffer(void* user_data) {
+  // gRPC's transport code, so it only drops the chunk; restarting a stalled stream happens on the
+  // pump thread, never from here.
+  static void ReturnChunk(void* user_data) {
     std::unique_ptr<SliceHold> hold(static_cast<SliceHold*>(user_data));
     std::shared_ptr<State> state = std::move(hold->state);
+    hold.reset();  // the chunk goes back (staging buffer to its pool) before anything else
     bool stalled = false;
     {
       std::lock_guard lock(state->mu);
-      state->free_buffers.push_back(std::move(hold->buffer));
-      stalled = state->reactor != nullptr && !state->writing && !state->finished;
+      --state->chunks;
+      stalled = state->reactor != nullptr && !state->writing && !state->finished &&
+                !state->lending && !state->ready;
     }
     if (stalled) {
-      state->pump->Post([state] {
+      state->context.pump->Post([state] {
         std::lock_guard lock(state->mu);
         state->PumpLocked();
       });
@@ -142,71 +151,114 @@ struct DerefStream::State : std::enable_shared_from_this<State> {
     reactor->Finish(status);
   }
 
-  std::unique_ptr<std::uint8_t[]> TakeBufferLocked(bool& failed) {
-    std::unique_ptr<std::uint8_t[]> buffer;
-    if (!free_buffers.empty()) {
-      buffer = std::move(free_buffers.back());
-      free_buffers.pop_back();
-    } else if (allocated < max_buffers) {
-      buffer.reset(new (std::nothrow) std::uint8_t[chunk]);
-      if (!buffer) {
-        failed = true;
-      } else {
-        ++allocated;
-      }
-    }
-    return buffer;
+  LendOptions LendOptionsOf() {
+    LendOptions options;
+    options.deadline = context.deadline;
+    options.cancelled = [self = weak_from_this()] {
+      auto state = self.lock();
+      return state == nullptr || state->cancelled.load();
+    };
+    return options;
   }
 
-  void PumpLocked() {
-    if (reactor == nullptr || finished || writing) return;
-    if (cancelled) return FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-    if (next >= plan.range.end && sent_any) return FinishLocked(grpc::Status::OK);
+  // Lends the chunk at next_lend into `ready`, here or on the executor.
+  void StartLendLocked() {
+    const std::uint64_t offset = next_lend;
+    const auto n =
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk, plan.range.end - offset));
+    ++chunks;
+    if (!may_block) {
+      OnLent(offset, plan.lease.Lend(offset, n, {}));
+      return;
+    }
+    lending = true;
+    Status queued = context.executor->Submit([self = shared_from_this(), offset, n] {
+      on_deref_executor = true;
+      Result<LentChunk> lent = self->plan.lease.Lend(offset, n, self->LendOptionsOf());
+      on_deref_executor = false;
+      std::lock_guard lock(self->mu);
+      self->lending = false;
+      self->OnLent(offset, std::move(lent));
+      self->PumpLocked();
+    });
+    if (!queued.ok()) {
+      lending = false;
+      --chunks;
+      failed = Status::ResourceExhausted("the deref executor is full: " + queued.message());
+    }
+  }
 
-    bool failed = false;
-    std::unique_ptr<std::uint8_t[]> buffer = TakeBufferLocked(failed);
-    if (failed) {
-      return FinishLocked(grpc_util::ToGrpcStatus(
-          Status::ResourceExhausted("cannot allocate a deref staging buffer")));
+  void OnLent(std::uint64_t offset, Result<LentChunk> lent) {
+    if (!lent.ok()) {
+      --chunks;
+      if (!failed) failed = detail::PeerOperations::LendFailed(plan.key, lent.status());
+      return;
     }
-    if (!buffer) return;  // every buffer is on the wire; ReturnBuffer pumps again
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk, plan.range.end - next));
-    Status read = plan.lease.value().Read(next, std::span<std::uint8_t>(buffer.get(), n));
-    if (!read.ok()) {
-      return FinishLocked(
-          grpc_util::ToGrpcStatus(detail::PeerOperations::SerializationFailed(plan.key, read)));
+    ready_offset = offset;
+    next_lend = offset + lent->size();
+    ready = std::move(*lent);
+  }
+
+  void StartWriteLocked() {
+    LentChunk lent = std::move(*ready);
+    ready.reset();
+    const std::size_t n = lent.size();
+    grpc::Slice header(proto_wire::EncodeDerefChunkHeader(ready_offset, constant_fields, n));
+    if (n == 0) {  // the empty chunk of an empty range: a header and nothing to hold
+      --chunks;
+      current = grpc::ByteBuffer(&header, 1);
+    } else {
+      const std::uint8_t* data = lent.data();
+      auto* hold = new SliceHold{shared_from_this(), std::move(lent)};
+      grpc::Slice slices[2] = {std::move(header), grpc::Slice(const_cast<std::uint8_t*>(data), n,
+                                                              &State::ReturnChunk, hold)};
+      current = grpc::ByteBuffer(slices, 2);
     }
-    auto* hold = new SliceHold{shared_from_this(), std::move(buffer)};
-    grpc::Slice slices[2] = {
-        grpc::Slice(proto_wire::EncodeDerefChunkHeader(next, constant_fields, n)),
-        grpc::Slice(hold->buffer.get(), n, &State::ReturnBuffer, hold)};
-    current = grpc::ByteBuffer(slices, 2);
-    ops->AddDerefBytes(call, n);
-    next += n;
+    context.ops->AddDerefBytes(context.call, n);
     sent_any = true;
     writing = true;
     reactor->StartWrite(&current);
   }
+
+  void PumpLocked() {
+    if (reactor == nullptr || finished || writing) return;
+    if (cancelled.load())
+      return FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    if (failed) return FinishLocked(grpc_util::ToGrpcStatus(*failed));
+    const bool empty_range = plan.range.size() == 0;
+    if (empty_range && !sent_any) {  // one empty chunk tells the client the size and that's all
+      ++chunks;
+      ready = LentChunk();
+      ready_offset = plan.range.begin;
+    }
+    if (ready) StartWriteLocked();
+    if (!writing && !lending && next_lend >= plan.range.end) {
+      return FinishLocked(grpc::Status::OK);
+    }
+    // Lend ahead: the next chunk is prepared while this one is on the wire.
+    if (!ready && !lending && next_lend < plan.range.end && chunks < max_chunks) {
+      StartLendLocked();
+      if (!writing && (ready || failed)) PumpLocked();
+    }
+  }
 };
 
-DerefStream::DerefStream(std::shared_ptr<const detail::PeerOperations> ops, detail::CallMeta call,
-                         detail::DerefPlan plan, DerefStreamOptions options,
-                         std::shared_ptr<PumpThread> pump)
+DerefStream::DerefStream(DerefStreamContext context, detail::DerefPlan plan,
+                         DerefStreamOptions options)
     : state_(std::make_shared<State>()) {
   State& s = *state_;
   s.reactor = this;
   s.constant_fields = proto_wire::EncodeDerefChunkConstantFields(plan.total, plan.type_tag);
-  s.next = plan.range.begin;
-  s.ops = std::move(ops);
-  s.call = std::move(call);
+  s.next_lend = plan.range.begin;
+  s.may_block = plan.lease.value().lend_may_block();
+  s.context = std::move(context);
   s.plan = std::move(plan);
-  s.pump = std::move(pump);
   s.chunk = options.chunk_bytes;
-  s.max_buffers = std::max<std::size_t>(1, options.buffers);
+  s.max_chunks = std::max<std::size_t>(1, options.buffers);
 }
 
 void DerefStream::OnWriteDone(bool ok) {
-  // The written message is dropped outside the lock: dropping it may run ReturnBuffer.
+  // The written message is dropped outside the lock: dropping it may run ReturnChunk.
   grpc::ByteBuffer written;
   std::lock_guard lock(state_->mu);
   written.Swap(&state_->current);
@@ -219,29 +271,31 @@ void DerefStream::OnWriteDone(bool ok) {
 }
 
 void DerefStream::OnCancel() {
+  state_->cancelled = true;  // also stops a lend waiting for a staging buffer
   std::lock_guard lock(state_->mu);
-  state_->cancelled = true;
-  if (!state_->writing) state_->PumpLocked();
+  state_->PumpLocked();
 }
 
 void DerefStream::OnDone() {
   grpc::ByteBuffer unsent;  // breaks the state -> message -> slice -> state cycle
+  std::optional<LentChunk> unused;
   {
     std::lock_guard lock(state_->mu);
     unsent.Swap(&state_->current);
+    unused.swap(state_->ready);
     state_->reactor = nullptr;
-    state_->free_buffers.clear();  // buffers still on the wire are freed by their slices
   }
   delete this;
 }
 
 }  // namespace
 
-grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDerefStream(
-    std::shared_ptr<const detail::PeerOperations> ops, detail::CallMeta call,
-    detail::DerefPlan plan, DerefStreamOptions options, std::shared_ptr<PumpThread> pump) {
-  auto* stream =
-      new DerefStream(std::move(ops), std::move(call), std::move(plan), options, std::move(pump));
+bool OnDerefExecutorThread() { return on_deref_executor; }
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDerefStream(DerefStreamContext context,
+                                                             detail::DerefPlan plan,
+                                                             DerefStreamOptions options) {
+  auto* stream = new DerefStream(std::move(context), std::move(plan), options);
   // A copy: finishing at once may run OnDone, which deletes the reactor.
   std::shared_ptr<DerefStream::State> state = stream->state();
   std::lock_guard lock(state->mu);

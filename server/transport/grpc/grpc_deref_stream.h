@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The write reactor of DerefSessionRefStream: streams a planned deref (PeerOperations::OpenDeref)
-// as DerefChunk messages whose payload slices point at the stream's own chunk buffers, so no
-// payload byte is copied into a protobuf message. Memory per stream is bounded by a small ring of
-// buffers whatever the ref's size.
+// as DerefChunk messages whose payload slices are the chunks the value lends (RefLease::Lend: host
+// memory as is, device bytes in a pinned staging buffer), so no payload byte is copied on the way
+// out. Memory per stream is bounded by a small number of chunks whatever the ref's size, and
+// nothing that may block runs on a gRPC thread.
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <thread>
 
+#include "core/thread_pool.h"
 #include "server/detail/peer_operations.h"
 
 namespace blazen::server::grpc_transport {
@@ -40,16 +43,32 @@ class PumpThread {
 };
 
 struct DerefStreamOptions {
-  /// Bytes per DerefChunk (already clamped by the service).
+  /// Bytes per DerefChunk at most (already clamped by the service; a value may lend fewer).
   std::uint32_t chunk_bytes = 1u << 20;
-  /// Chunk buffers of one stream (chunks on the wire at once).
+  /// Chunks of one stream that may exist at once (lent ahead, on the wire, or held by gRPC).
   std::size_t buffers = 4;
 };
 
-/// Starts streaming `plan` on a new reactor that deletes itself when the call is done. `ops`
-/// counts the bytes sent. Never blocks on the network.
+/// What a stream needs of its service and call.
+struct DerefStreamContext {
+  /// Counts the bytes sent.
+  std::shared_ptr<const detail::PeerOperations> ops;
+  detail::CallMeta call;
+  /// Restarts stalled streams (see PumpThread).
+  std::shared_ptr<PumpThread> pump;
+  /// Runs the lends that may block (device values); owned by the service, which outlives every
+  /// stream's reactor.
+  ThreadPool* executor = nullptr;
+  /// The call's deadline: a lend waiting for a staging buffer gives up then.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
+/// Starts streaming `plan` on a new reactor that deletes itself when the call is done. Never
+/// blocks: lends that may block run on `context.executor`.
 [[nodiscard]] grpc::ServerWriteReactor<grpc::ByteBuffer>* StartDerefStream(
-    std::shared_ptr<const detail::PeerOperations> ops, detail::CallMeta call,
-    detail::DerefPlan plan, DerefStreamOptions options, std::shared_ptr<PumpThread> pump);
+    DerefStreamContext context, detail::DerefPlan plan, DerefStreamOptions options);
+
+/// True on a deref executor thread while it lends a chunk (tests check where lends ran).
+[[nodiscard]] bool OnDerefExecutorThread();
 
 }  // namespace blazen::server::grpc_transport

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "core/logging.h"
+#include "server/detail/listen_address.h"
 
 namespace blazen::server::grpc_transport {
 namespace {
@@ -73,9 +74,8 @@ class GrpcTransport final : public ServerTransport {
 
 std::string DialHostOf(const std::string& listen_address) {
   const auto colon = listen_address.rfind(':');
-  std::string host = colon == std::string::npos ? listen_address : listen_address.substr(0, colon);
-  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") host = "127.0.0.1";
-  return host;
+  return detail::DialHost(colon == std::string::npos ? listen_address
+                                                     : listen_address.substr(0, colon));
 }
 
 Result<std::unique_ptr<ServerTransport>> StartGrpcTransport(

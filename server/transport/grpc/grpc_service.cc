@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -44,11 +45,25 @@ grpc::Slice OwnedSlice(std::vector<std::uint8_t>* bytes) {
       [](void* p) { delete static_cast<std::vector<std::uint8_t>*>(p); }, bytes);
 }
 
+// The call's deadline on the steady clock (max() when it has none).
+std::chrono::steady_clock::time_point SteadyDeadlineOf(const grpc::CallbackServerContext& context) {
+  const auto deadline = context.deadline();
+  const auto now = std::chrono::system_clock::now();
+  if (deadline >= now + std::chrono::hours(24 * 365)) {
+    return std::chrono::steady_clock::time_point::max();
+  }
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - now);
+}
+
 }  // namespace
 
 BlazenPeerService::BlazenPeerService(GrpcServiceOptions options,
                                      std::shared_ptr<detail::PeerOperations> ops)
-    : options_(options), ops_(std::move(ops)) {
+    : options_(options),
+      ops_(std::move(ops)),
+      deref_executor_(std::make_unique<ThreadPool>(std::max<std::size_t>(1, options.deref_threads),
+                                                   options.deref_queue)) {
   options_.max_chunk_bytes = std::max(options_.max_chunk_bytes, options_.default_chunk_bytes);
 }
 
@@ -166,7 +181,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* BlazenPeerService::DerefSessionRefSt
             req.chunk_bytes() == 0 ? options_.default_chunk_bytes : req.chunk_bytes(), 4096,
             options_.max_chunk_bytes);
         stream.buffers = options_.stream_buffers;
-        return StartDerefStream(ops_, std::move(call), std::move(plan), stream, pump_);
+        DerefStreamContext stream_context;
+        stream_context.ops = ops_;
+        stream_context.call = std::move(call);
+        stream_context.pump = pump_;
+        stream_context.executor = deref_executor_.get();
+        stream_context.deadline = SteadyDeadlineOf(*context);
+        return StartDerefStream(std::move(stream_context), std::move(plan), stream);
       });
 }
 

@@ -20,8 +20,12 @@ struct GrpcServiceOptions {
   /// Streaming deref: chunk size when the request asks for none, and the largest allowed.
   std::uint32_t default_chunk_bytes = 1u << 20;
   std::uint32_t max_chunk_bytes = 4u << 20;
-  /// Chunk buffers per deref stream (chunks on the wire at once).
+  /// Chunks per deref stream that may exist at once (lent ahead, on the wire, held by gRPC).
   std::size_t stream_buffers = 4;
+  /// Threads that lend chunks of values whose Lend may block (device refs), so that no gRPC
+  /// thread waits on a staging buffer or a device copy; and how many lends may queue for them.
+  std::size_t deref_threads = 4;
+  std::size_t deref_queue = 4096;
 };
 
 using ServiceBase = peer::v1::BlazenPeer::WithRawCallbackMethod_DerefSessionRef<
@@ -57,6 +61,8 @@ class BlazenPeerService final : public ServiceBase {
   GrpcServiceOptions options_;
   std::shared_ptr<detail::PeerOperations> ops_;
   std::shared_ptr<PumpThread> pump_ = std::make_shared<PumpThread>();
+  // Declared last, destroyed first: queued lends still run (they hold their stream's state).
+  std::unique_ptr<ThreadPool> deref_executor_;
 };
 
 }  // namespace blazen::server::grpc_transport

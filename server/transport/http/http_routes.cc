@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // HTTP/JSON route handlers: decode -> PeerOperations -> encode. Same operations, codes and
-// messages as the gRPC service; errors are mapped in http_status.h.
+// messages as the gRPC service; errors are mapped in core/http_status.h.
 
 #include "server/transport/http/http_routes.h"
 
@@ -9,16 +9,15 @@
 #include <deque>
 #include <future>
 #include <mutex>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "core/envelope.h"
+#include "core/http_status.h"
 #include "core/json.h"
 #include "core/json_codec.h"
 #include "core/logging.h"
 #include "core/uuid.h"
-#include "server/detail/http_status.h"
 #include "server/transport/http/http_range.h"
 
 namespace blazen::server::http_transport {
@@ -65,27 +64,30 @@ struct EventQueue {
 };
 
 // State of one streamed deref body; released (with the lease, so the value) when the body ends,
-// however it ends.
+// however it ends. Each write sends a chunk the value lends (host memory as is, device bytes
+// through a staging buffer), so the body costs no copy of its own.
 struct RefDownload {
   std::shared_ptr<const detail::PeerOperations> ops;
   detail::CallMeta call;
   detail::DerefPlan plan;
   std::uint64_t next = 0;
-  std::vector<std::uint8_t> buffer;
+  std::size_t chunk_bytes = 0;
 
   StreamStep WriteNext(HttpBodySink& sink) {
     const auto n =
-        static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), plan.range.end - next));
-    Status st = plan.lease.value().Read(next, std::span<std::uint8_t>(buffer.data(), n));
-    if (!st.ok()) {
+        static_cast<std::size_t>(std::min<std::uint64_t>(chunk_bytes, plan.range.end - next));
+    Result<LentChunk> chunk = plan.lease.Lend(next, n);
+    if (!chunk.ok()) {
       // Headers are gone already: all we can do is cut the body short (the client sees a
       // truncated body and may resume).
-      BLAZEN_LOG_WARN("{}", detail::PeerOperations::SerializationFailed(plan.key, st).message());
+      BLAZEN_LOG_WARN("{}", detail::PeerOperations::LendFailed(plan.key, chunk.status()).message());
       return StreamStep::kAbort;
     }
-    if (!sink.Write(reinterpret_cast<const char*>(buffer.data()), n)) return StreamStep::kAbort;
-    ops->AddDerefBytes(call, n);
-    next += n;
+    if (!sink.Write(reinterpret_cast<const char*>(chunk->data()), chunk->size())) {
+      return StreamStep::kAbort;
+    }
+    ops->AddDerefBytes(call, chunk->size());
+    next += chunk->size();
     return next >= plan.range.end ? StreamStep::kDone : StreamStep::kMore;
   }
 };
@@ -100,9 +102,7 @@ void HttpReply::Json(int code, std::string text) {
   body = std::move(text);
 }
 
-void HttpReply::Error(const Status& error) {
-  Json(detail::HttpStatusOf(error), detail::ErrorBody(error));
-}
+void HttpReply::Error(const Status& error) { Json(HttpStatusOf(error), ErrorBody(error)); }
 
 void HttpReply::SetHeader(std::string name, std::string value) {
   headers.emplace_back(std::move(name), std::move(value));
@@ -186,9 +186,10 @@ void HttpRoutes::StreamEvents(const HttpRequestView& req, const detail::CallMeta
   Status st =
       ops_->StartEventStream(call, *request, queue->token, [queue](const SubWorkflowEvent& event) {
         Result<std::string> line = EncodeJson(event);
-        std::string text = line.ok() ? *line
-                                     : detail::ErrorBody(Status::Internal(
-                                           "event encoding failed: " + line.status().message()));
+        std::string text =
+            line.ok()
+                ? *line
+                : ErrorBody(Status::Internal("event encoding failed: " + line.status().message()));
         queue->Push(std::move(text) + "\n", event.response.has_value() || !line.ok());
       });
   if (!st.ok()) return reply.Error(st);
@@ -283,8 +284,7 @@ void HttpRoutes::DownloadRef(const HttpRequestView& req, const detail::CallMeta&
   download->ops = ops_;
   download->call = call;
   download->next = plan->range.begin;
-  download->buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(
-      std::max<std::uint32_t>(options_.chunk_bytes, 4096), plan->range.size())));
+  download->chunk_bytes = std::max<std::uint32_t>(options_.chunk_bytes, 4096);
   download->plan = std::move(*plan);
   reply.content_length = download->plan.range.size();
   reply.stream = [download](HttpBodySink& sink) { return download->WriteNext(sink); };
@@ -323,7 +323,7 @@ void HttpRoutes::ListenerError(const HttpRequestView& request, int status, HttpR
                           : status == 416 ? StatusCode::kOutOfRange
                           : status < 500  ? StatusCode::kInvalidArgument
                                           : StatusCode::kInternal;
-  reply.Json(status, detail::ErrorBody(Status(code, message)));
+  reply.Json(status, ErrorBody(Status(code, message)));
 }
 
 }  // namespace blazen::server::http_transport

@@ -17,40 +17,13 @@
 
 #include "core/detail/ssl_context.h"
 #include "core/logging.h"
+#include "server/detail/listen_address.h"
 #include "server/transport/http/http_routes.h"
 
 namespace blazen::server::http_transport {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Result<std::pair<std::string, int>> ParseListenAddress(const std::string& address) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon + 1 == address.size()) {
-    return Status::InvalidArgument("http listen address '" + address + "' is not host:port");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
-  int port = 0;
-  for (char c : address.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return Status::InvalidArgument("http listen address '" + address + "' has a bad port");
-    }
-    port = port * 10 + (c - '0');
-  }
-  if (port > 65535) {
-    return Status::InvalidArgument("http listen address '" + address + "' has a bad port");
-  }
-  return std::make_pair(host, port);
-}
-
-std::string DialHostOf(const std::string& host) {
-  if (host.empty() || host == "0.0.0.0" || host == "::") return "127.0.0.1";
-  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
-}
 
 HttpRequestView ViewOf(const httplib::Request& req) {
   HttpRequestView view;
@@ -237,7 +210,10 @@ Result<std::unique_ptr<HttpService>> HttpService::Start(HttpServiceOptions optio
 
 Result<std::unique_ptr<HttpService>> HttpService::Start(
     HttpServiceOptions options, std::shared_ptr<detail::PeerOperations> ops) {
-  BLAZEN_ASSIGN_OR_RETURN(auto address, ParseListenAddress(options.listen_address));
+  BLAZEN_ASSIGN_OR_RETURN(
+      detail::ListenAddress address,
+      detail::ParseListenAddress(options.listen_address, "http listen address"));
+  if (address.host.empty()) address.host = "0.0.0.0";
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->ops = std::move(ops);
@@ -247,8 +223,8 @@ Result<std::unique_ptr<HttpService>> HttpService::Start(
   impl->routes = std::make_unique<HttpRoutes>(routes, impl->ops);
   BLAZEN_RETURN_IF_ERROR(impl->Configure());
   impl->Register();
-  impl->host = address.first;
-  BLAZEN_RETURN_IF_ERROR(impl->Listen(address.first, address.second));
+  impl->host = address.host;
+  BLAZEN_RETURN_IF_ERROR(impl->Listen(address.host, address.port));
   BLAZEN_LOG_INFO("[{}] serving HTTP/JSON on {}:{} ({}{})", impl->ops->node_id(), impl->host,
                   impl->port, impl->options.tls ? "TLS, client certificates required" : "plaintext",
                   impl->ops->requires_token() ? ", token required" : "");
@@ -258,8 +234,8 @@ Result<std::unique_ptr<HttpService>> HttpService::Start(
 int HttpService::port() const { return impl_->port; }
 
 std::string HttpService::endpoint() const {
-  return std::string(impl_->options.tls ? "https://" : "http://") + DialHostOf(impl_->host) + ":" +
-         std::to_string(impl_->port);
+  return std::string(impl_->options.tls ? "https://" : "http://") + detail::DialHost(impl_->host) +
+         ":" + std::to_string(impl_->port);
 }
 
 void HttpService::BeginShutdown() { impl_->routes->BeginDraining(); }
