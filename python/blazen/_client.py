@@ -88,9 +88,9 @@ class BlazenPeerClient(_ClientBase):
 
         def call(_cancel: Any) -> BlazenPeerClient:
             client = object.__new__(BlazenPeerClient)
-            client._native = _native._Client.connect(endpoint, node_id, tls, token,
-                                                     connect_timeout_secs, deadline,
-                                                     parent_run_id)
+            client._native = _native._PeerClient.connect(endpoint, node_id, tls, token,
+                                                         connect_timeout_secs, deadline,
+                                                         parent_run_id)
             return client
 
         return _async.submit(call)
@@ -162,8 +162,8 @@ class HttpPeerClient(_ClientBase):
         client = object.__new__(HttpPeerClient)
         if tls is not None and not isinstance(tls, ClientTlsConfig):
             raise TypeError("tls must come from load_client_tls()")
-        client._native = _native._HttpClient.new_http(base_url, node_id, tls, token,
-                                                      parent_run_id)
+        client._native = _native._PeerClient.new_http(base_url, node_id, tls, token,
+                                                          parent_run_id)
         client._base_url = base_url
         client._node_id = node_id
         return client
@@ -179,7 +179,7 @@ class HttpPeerClient(_ClientBase):
             envelope, payload = out
             return DerefResponse(payload, envelope_version=envelope)
 
-        return self._submit("deref", (request.ref_uuid,), then=response)
+        return self._submit("deref_response", (request.ref_uuid,), then=response)
 
     def release_session_ref(self, request: ReleaseRequest):
         _check_request(request, ReleaseRequest)
@@ -188,7 +188,7 @@ class HttpPeerClient(_ClientBase):
             envelope, released = out
             return ReleaseResponse(released, envelope_version=envelope)
 
-        return self._submit("release", (request.ref_uuid,), then=response)
+        return self._submit("release_response", (request.ref_uuid,), then=response)
 
     def deref_to_file(self, ref_uuid: str, path: str | os.PathLike[str]):
         """Streams a session ref into ``path`` (GET /v1/peer/refs/{uuid}, resumable).

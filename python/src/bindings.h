@@ -96,12 +96,10 @@ void BindCommon(py::module_& m);
 void BindRegistry(py::module_& m);
 /// Step registry functions, Python steps and the step context.
 void BindSteps(py::module_& m);
-/// The gRPC client and its call cancellation.
+/// The peer client (one binding of client::PeerClient for every transport) and call cancellation.
 void BindClient(py::module_& m);
 /// The peer node (server).
 void BindServer(py::module_& m);
-/// The HTTP/JSON client, when the C++ library provides it.
-void BindHttpClient(py::module_& m);
 
 /// A SubWorkflowResponse as the tuple the Python package unpacks: (envelope_version,
 /// {key: state JSON bytes}, result JSON bytes | None, [(uuid, origin_node_id, type_tag,

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The gRPC client from Python: blocking calls that release the GIL and take a CallCancel, which the
-// Python package cancels when the asyncio awaitable wrapping the call is cancelled.
+// One binding of the C++ PeerClient interface, whatever the transport: blocking calls that release
+// the GIL and take a CallCancel, which the Python package cancels when the asyncio awaitable
+// wrapping the call is cancelled (the call stops on the wire too). `connect` picks the transport
+// from the URL (ConnectPeer); `new_http` makes the HTTP/JSON client of upstream's HttpPeerClient,
+// whose upstream-shaped deref/release answers (`deref_response`, `release_response`) carry the
+// peer's envelope version.
 
 #include <pybind11/stl.h>
 
@@ -12,8 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "client/connect.h"
 #include "client/deref_sink.h"
-#include "client/peer_client.h"
+#include "client/http_client.h"
+#include "client/peer_client_interface.h"
 #include "core/peer_error.h"
 #include "core/tls.h"
 #include "core/uuid.h"
@@ -22,27 +28,41 @@
 namespace blazen::python {
 namespace {
 
-using client::BlazenPeerClient;
 using client::CallCancel;
 using client::CallOptions;
+using client::PeerClient;
 
-// Owns a client; destroys it without the GIL (closing the channel may wait for gRPC threads).
+using Cancel = std::shared_ptr<CallCancel>;
+using Seconds = std::optional<double>;
+using Parent = std::optional<std::string>;
+
+// Owns a client; destroys it without the GIL (closing a channel may wait for gRPC threads).
 struct ClientBox {
-  std::unique_ptr<BlazenPeerClient> client;
+  std::unique_ptr<PeerClient> client;
 
   ClientBox() = default;
   ClientBox(const ClientBox&) = delete;
   ClientBox& operator=(const ClientBox&) = delete;
   ~ClientBox() { ResetWithoutGil(client); }
+
+  client::HttpPeerClient& http() const {
+    auto* http = dynamic_cast<client::HttpPeerClient*>(client.get());
+    if (http == nullptr) {
+      throw InvalidArgumentError(StatusCode::kInvalidArgument,
+                                 "this call needs an HTTP/JSON client (new_http)");
+    }
+    return *http;
+  }
 };
 
-CallOptions MakeCall(const std::shared_ptr<CallCancel>& cancel, std::optional<double> deadline_s,
-                     std::optional<std::string> parent_run_id) {
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+}
+
+CallOptions MakeCall(const Cancel& cancel, Seconds deadline_s, Parent parent_run_id) {
   CallOptions call;
   call.cancel = cancel;
-  if (deadline_s.has_value()) {
-    call.deadline = std::chrono::milliseconds(static_cast<std::int64_t>(*deadline_s * 1000.0));
-  }
+  if (deadline_s.has_value()) call.deadline = Millis(*deadline_s);
   call.parent_run_id = std::move(parent_run_id);
   return call;
 }
@@ -54,6 +74,136 @@ Uuid ParseRef(const std::string& text) {
                                "invalid UUID: " + uuid.status().message());
   }
   return *uuid;
+}
+
+// Runs `fn` without the GIL and returns what it returns.
+template <typename F>
+auto Unlocked(F&& fn) {
+  GilRelease release;
+  return fn();
+}
+
+std::unique_ptr<ClientBox> Connect(const std::string& url, std::string node_id,
+                                   std::optional<ClientTlsConfig> tls, Parent token,
+                                   Seconds connect_timeout_s, Seconds default_deadline_s,
+                                   Parent parent_run_id) {
+  client::ConnectOptions options;
+  options.tls = std::move(tls);
+  options.token = std::move(token);
+  options.parent_run_id = std::move(parent_run_id);
+  if (connect_timeout_s.has_value()) options.connect_timeout = Millis(*connect_timeout_s);
+  if (default_deadline_s.has_value()) options.default_deadline = Millis(*default_deadline_s);
+  auto box = std::make_unique<ClientBox>();
+  box->client =
+      Unlocked([&] { return client::ConnectPeer(url, std::move(node_id), std::move(options)); });
+  return box;
+}
+
+std::unique_ptr<ClientBox> NewHttp(std::string base_url, std::string node_id,
+                                   std::optional<ClientTlsConfig> tls, Parent token,
+                                   Parent parent_run_id) {
+  client::HttpClientOptions options;
+  options.tls = std::move(tls);
+  options.token = std::move(token);
+  options.parent_run_id = std::move(parent_run_id);
+  auto box = std::make_unique<ClientBox>();
+  box->client =
+      client::HttpPeerClient::NewHttp(std::move(base_url), std::move(node_id), std::move(options));
+  return box;
+}
+
+py::tuple Invoke(ClientBox& box, std::string workflow_name, std::vector<std::string> step_ids,
+                 std::string input_json, std::optional<std::uint64_t> timeout_secs,
+                 const Cancel& cancel, Seconds deadline_s, Parent parent_run_id) {
+  SubWorkflowRequest request;
+  request.workflow_name = std::move(workflow_name);
+  request.step_ids = std::move(step_ids);
+  request.input_json = std::move(input_json);
+  request.timeout_secs = timeout_secs;
+  const CallOptions call = MakeCall(cancel, deadline_s, std::move(parent_run_id));
+  const SubWorkflowResponse response =
+      Unlocked([&] { return box.client->InvokeSubWorkflow(request, call); });
+  return ResponseTuple(response);
+}
+
+py::bytes Bytes(const std::vector<std::uint8_t>& payload) {
+  return py::bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
+}
+
+void BindCalls(py::class_<ClientBox>& c) {
+  const auto cancel = py::arg("cancel") = nullptr;
+  const auto deadline = py::arg("deadline_s") = py::none();
+  c.def("invoke", &Invoke, py::arg("workflow_name"), py::arg("step_ids"), py::arg("input_json"),
+        py::arg("timeout_secs"), cancel, deadline, py::arg("parent_run_id") = py::none());
+  c.def(
+      "deref",
+      [](ClientBox& box, const std::string& ref, const Cancel& cancel, Seconds deadline_s) {
+        const Uuid uuid = ParseRef(ref);
+        const CallOptions call = MakeCall(cancel, deadline_s, std::nullopt);
+        return Bytes(Unlocked([&] { return box.client->DerefSessionRef(uuid, call); }));
+      },
+      py::arg("ref"), cancel, deadline);
+  c.def(
+      "deref_to_file",
+      [](ClientBox& box, const std::string& ref, std::string path, const Cancel& cancel,
+         Seconds deadline_s) {
+        const Uuid uuid = ParseRef(ref);
+        const CallOptions call = MakeCall(cancel, deadline_s, std::nullopt);
+        const client::DerefResult result = Unlocked([&] {
+          client::FileSink sink(std::move(path));
+          return box.client->DerefTo(uuid, sink, {}, call);
+        });
+        return py::make_tuple(result.total_size, result.type_tag, result.streams, result.resumes);
+      },
+      py::arg("ref"), py::arg("path"), cancel, deadline);
+  c.def(
+      "release",
+      [](ClientBox& box, const std::string& ref, const Cancel& cancel, Seconds deadline_s) {
+        const Uuid uuid = ParseRef(ref);
+        const CallOptions call = MakeCall(cancel, deadline_s, std::nullopt);
+        return Unlocked([&] { return box.client->ReleaseSessionRef(uuid, call); });
+      },
+      py::arg("ref"), cancel, deadline);
+  c.def(
+      "release_scope",
+      [](ClientBox& box, const std::string& parent_run_id, const Cancel& cancel) {
+        const CallOptions call = MakeCall(cancel, std::nullopt, std::nullopt);
+        return Unlocked([&] { return box.client->ReleaseScope(parent_run_id, call); });
+      },
+      py::arg("parent_run_id"), cancel);
+  c.def(
+      "describe",
+      [](ClientBox& box, const Cancel& cancel) {
+        const CallOptions call = MakeCall(cancel, std::nullopt, std::nullopt);
+        return DescriptionDict(Unlocked([&] { return box.client->DescribePeer(call); }));
+      },
+      cancel);
+}
+
+// Upstream HttpPeerClient's typed answers, which carry the peer's envelope version.
+void BindHttpShapes(py::class_<ClientBox>& c) {
+  c.def(
+      "deref_response",
+      [](ClientBox& box, const std::string& ref, const Cancel& cancel) {
+        DerefRequest request;
+        request.ref_uuid = ParseRef(ref);
+        client::HttpPeerClient& http = box.http();
+        const DerefResponse response =
+            Unlocked([&] { return http.DerefSessionRef(request, MakeCall(cancel, {}, {})); });
+        return py::make_tuple(response.envelope_version, Bytes(response.payload));
+      },
+      py::arg("ref"), py::arg("cancel") = nullptr);
+  c.def(
+      "release_response",
+      [](ClientBox& box, const std::string& ref, const Cancel& cancel) {
+        ReleaseRequest request;
+        request.ref_uuid = ParseRef(ref);
+        client::HttpPeerClient& http = box.http();
+        const ReleaseResponse response =
+            Unlocked([&] { return http.ReleaseSessionRef(request, MakeCall(cancel, {}, {})); });
+        return py::make_tuple(response.envelope_version, response.released);
+      },
+      py::arg("ref"), py::arg("cancel") = nullptr);
 }
 
 }  // namespace
@@ -75,127 +225,23 @@ py::tuple ResponseTuple(const SubWorkflowResponse& response) {
 
 void BindClient(py::module_& m) {
   py::class_<CallCancel, std::shared_ptr<CallCancel>>(m, "CallCancel",
-                                                      "Cancels the calls it was passed to.")
+                                                      "Cancels native client calls.")
       .def(py::init<>())
       .def("cancel", &CallCancel::Cancel)
       .def("cancelled", &CallCancel::cancelled);
 
-  py::class_<ClientBox>(m, "_Client")
-      .def_static(
-          "connect",
-          [](const std::string& endpoint, std::string node_id, std::optional<ClientTlsConfig> tls,
-             std::optional<std::string> token, std::optional<double> connect_timeout_s,
-             std::optional<double> default_deadline_s, std::optional<std::string> parent_run_id) {
-            client::ClientOptions options;
-            options.tls = std::move(tls);
-            options.token = std::move(token);
-            options.parent_run_id = std::move(parent_run_id);
-            if (connect_timeout_s.has_value()) {
-              options.connect_timeout =
-                  std::chrono::milliseconds(static_cast<std::int64_t>(*connect_timeout_s * 1000.0));
-            }
-            if (default_deadline_s.has_value()) {
-              options.default_deadline = std::chrono::milliseconds(
-                  static_cast<std::int64_t>(*default_deadline_s * 1000.0));
-            }
-            auto box = std::make_unique<ClientBox>();
-            {
-              GilRelease release;
-              box->client =
-                  BlazenPeerClient::Connect(endpoint, std::move(node_id), std::move(options));
-            }
-            return box;
-          },
-          py::arg("endpoint"), py::arg("node_id"), py::arg("tls") = py::none(),
-          py::arg("token") = py::none(), py::arg("connect_timeout_s") = py::none(),
-          py::arg("default_deadline_s") = py::none(), py::arg("parent_run_id") = py::none())
-      .def_property_readonly("node_id", [](const ClientBox& box) { return box.client->node_id(); })
-      .def_property_readonly("endpoint",
-                             [](const ClientBox& box) { return box.client->endpoint(); })
-      .def(
-          "invoke",
-          [](ClientBox& box, std::string workflow_name, std::vector<std::string> step_ids,
-             std::string input_json, std::optional<std::uint64_t> timeout_secs,
-             const std::shared_ptr<CallCancel>& cancel, std::optional<double> deadline_s,
-             std::optional<std::string> parent_run_id) {
-            SubWorkflowRequest request;
-            request.workflow_name = std::move(workflow_name);
-            request.step_ids = std::move(step_ids);
-            request.input_json = std::move(input_json);
-            request.timeout_secs = timeout_secs;
-            const CallOptions call = MakeCall(cancel, deadline_s, std::move(parent_run_id));
-            std::optional<SubWorkflowResponse> response;
-            {
-              GilRelease release;
-              response.emplace(box.client->InvokeSubWorkflow(request, call));
-            }
-            return ResponseTuple(*response);
-          },
-          py::arg("workflow_name"), py::arg("step_ids"), py::arg("input_json"),
-          py::arg("timeout_secs"), py::arg("cancel") = nullptr, py::arg("deadline_s") = py::none(),
-          py::arg("parent_run_id") = py::none())
-      .def(
-          "deref",
-          [](ClientBox& box, const std::string& ref, const std::shared_ptr<CallCancel>& cancel,
-             std::optional<double> deadline_s) {
-            const Uuid uuid = ParseRef(ref);
-            const CallOptions call = MakeCall(cancel, deadline_s, std::nullopt);
-            ByteVector payload;
-            {
-              GilRelease release;
-              payload = box.client->DerefSessionRef(uuid, call);
-            }
-            return py::bytes(reinterpret_cast<const char*>(payload.data()), payload.size());
-          },
-          py::arg("ref"), py::arg("cancel") = nullptr, py::arg("deadline_s") = py::none())
-      .def(
-          "deref_to_file",
-          [](ClientBox& box, const std::string& ref, std::string path,
-             const std::shared_ptr<CallCancel>& cancel, std::optional<double> deadline_s) {
-            const Uuid uuid = ParseRef(ref);
-            const CallOptions call = MakeCall(cancel, deadline_s, std::nullopt);
-            client::DerefResult result;
-            {
-              GilRelease release;
-              client::FileSink sink(std::move(path));
-              result = box.client->DerefTo(uuid, sink, {}, call);
-            }
-            return py::make_tuple(result.total_size, result.type_tag, result.streams,
-                                  result.resumes);
-          },
-          py::arg("ref"), py::arg("path"), py::arg("cancel") = nullptr,
-          py::arg("deadline_s") = py::none())
-      .def(
-          "release",
-          [](ClientBox& box, const std::string& ref, const std::shared_ptr<CallCancel>& cancel,
-             std::optional<double> deadline_s) {
-            const Uuid uuid = ParseRef(ref);
-            const CallOptions call = MakeCall(cancel, deadline_s, std::nullopt);
-            GilRelease release;
-            return box.client->ReleaseSessionRef(uuid, call);
-          },
-          py::arg("ref"), py::arg("cancel") = nullptr, py::arg("deadline_s") = py::none())
-      .def(
-          "release_scope",
-          [](ClientBox& box, const std::string& parent_run_id,
-             const std::shared_ptr<CallCancel>& cancel) {
-            const CallOptions call = MakeCall(cancel, std::nullopt, std::nullopt);
-            GilRelease release;
-            return box.client->ReleaseScope(parent_run_id, call);
-          },
-          py::arg("parent_run_id"), py::arg("cancel") = nullptr)
-      .def(
-          "describe",
-          [](ClientBox& box, const std::shared_ptr<CallCancel>& cancel) {
-            const CallOptions call = MakeCall(cancel, std::nullopt, std::nullopt);
-            std::optional<client::PeerDescription> d;
-            {
-              GilRelease release;
-              d.emplace(box.client->DescribePeer(call));
-            }
-            return DescriptionDict(*d);
-          },
-          py::arg("cancel") = nullptr);
+  m.attr("HAVE_HTTP_CLIENT") = true;
+  py::class_<ClientBox> c(m, "_PeerClient");
+  c.def_static("connect", &Connect, py::arg("url"), py::arg("node_id"), py::arg("tls") = py::none(),
+               py::arg("token") = py::none(), py::arg("connect_timeout_s") = py::none(),
+               py::arg("default_deadline_s") = py::none(), py::arg("parent_run_id") = py::none());
+  c.def_static("new_http", &NewHttp, py::arg("base_url"), py::arg("node_id"),
+               py::arg("tls") = py::none(), py::arg("token") = py::none(),
+               py::arg("parent_run_id") = py::none());
+  c.def_property_readonly("node_id", [](const ClientBox& box) { return box.client->node_id(); });
+  c.def_property_readonly("endpoint", [](const ClientBox& box) { return box.client->endpoint(); });
+  BindCalls(c);
+  BindHttpShapes(c);
 }
 
 }  // namespace blazen::python

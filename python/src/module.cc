@@ -28,7 +28,6 @@ PYBIND11_MODULE(_native, m) {
   bp::BindSteps(m);
   bp::BindClient(m);
   bp::BindServer(m);
-  bp::BindHttpClient(m);
   blazen::RegisterBuiltinSteps();
   blazen::server::RegisterGpuSteps();
 }
