@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <stdexcept>
@@ -53,21 +54,22 @@ class PeerOperationsTest : public ::testing::Test {
   // Runs `request` through Invoke and returns what finish received plus the encoded response.
   std::pair<Status, std::optional<SubWorkflowResponse>> RunInvoke(const CallMeta& call,
                                                                   const SubWorkflowRequest& r) {
-    std::promise<Status> finished;
+    auto finished = std::make_shared<std::promise<Status>>();
+    std::future<Status> done = finished->get_future();
     std::optional<SubWorkflowResponse> seen;
-    int finishes = 0;
+    auto finishes = std::make_shared<std::atomic<int>>(0);
     ops_->Invoke(
         call, r, std::make_shared<CancellationToken>(), /*allow_inline=*/false,
         [&](const SubWorkflowResponse& response) {
           seen = response;
           return Status::Ok();
         },
-        [&](const Status& st) {
-          ++finishes;
-          finished.set_value(st);
+        [finished, finishes](const Status& st) {
+          ++*finishes;
+          finished->set_value(st);
         });
-    Status st = finished.get_future().get();
-    EXPECT_EQ(finishes, 1);
+    Status st = done.get();
+    EXPECT_EQ(finishes->load(), 1);
     return {st, seen};
   }
 
@@ -156,29 +158,31 @@ TEST_F(PeerOperationsTest, InvokeCountsEachOutcomeOnceAndFinishesOnce) {
 }
 
 TEST_F(PeerOperationsTest, AnEncoderThatThrowsFailsTheCallInsteadOfTheProcess) {
-  std::promise<Status> finished;
+  auto finished = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = finished->get_future();
   ops_->Invoke(
       Call(), MakeSubWorkflowRequest("wf", {"blazen::echo"}, 1, 30).value(),
       std::make_shared<CancellationToken>(), /*allow_inline=*/true,
       [](const SubWorkflowResponse&) -> Status { throw std::runtime_error("encoder broke"); },
-      [&](const Status& st) { finished.set_value(st); });
-  EXPECT_THAT(finished.get_future().get(),
-              StatusIs(StatusCode::kInternal, HasSubstr("encoder broke")));
+      [finished](const Status& st) { finished->set_value(st); });
+  EXPECT_THAT(done.get(), StatusIs(StatusCode::kInternal, HasSubstr("encoder broke")));
   EXPECT_EQ(ops_->metrics().invocations("test", "internal"), 1u);
 }
 
 TEST_F(PeerOperationsTest, EventStreamDeliversEveryEventAndCountsOnTheLast) {
-  std::promise<void> done;
-  std::vector<std::string> types;
+  auto finished = std::make_shared<std::promise<void>>();
+  std::future<void> done = finished->get_future();
+  auto types = std::make_shared<std::vector<std::string>>();
   BLAZEN_ASSERT_OK(ops_->StartEventStream(
       Call(), MakeSubWorkflowRequest("wf", {"blazen::echo"}, "x", 30).value(),
-      std::make_shared<CancellationToken>(), [&](const SubWorkflowEvent& event) {
-        types.push_back(event.event_type);
-        if (event.response) done.set_value();
+      std::make_shared<CancellationToken>(), [finished, types](const SubWorkflowEvent& event) {
+        types->push_back(event.event_type);
+        if (event.response) finished->set_value();
       }));
-  done.get_future().get();
-  ASSERT_GE(types.size(), 2u);
-  EXPECT_EQ(types.back(), "blazen::StopEvent");
+  done.get();
+  const std::vector<std::string> seen = *types;
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen.back(), "blazen::StopEvent");
   EXPECT_EQ(ops_->metrics().invocations("test", "ok"), 1u);
   EXPECT_THAT(ops_->StartEventStream(Call(), MakeSubWorkflowRequest("wf", {"x::y"}, 1, 30).value(),
                                      nullptr, [](const SubWorkflowEvent&) { FAIL(); }),

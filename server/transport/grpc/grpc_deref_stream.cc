@@ -254,7 +254,11 @@ DerefStream::DerefStream(DerefStreamContext context, detail::DerefPlan plan,
   s.context = std::move(context);
   s.plan = std::move(plan);
   s.chunk = options.chunk_bytes;
+  // A lending value that blocks lends pinned staging buffers, which the whole node shares:
+  // two per stream (one on the wire, one being filled) keep the copy overlapped without letting
+  // a few slow readers hold every buffer.
   s.max_chunks = std::max<std::size_t>(1, options.buffers);
+  if (s.may_block) s.max_chunks = std::min<std::size_t>(s.max_chunks, 2);
 }
 
 void DerefStream::OnWriteDone(bool ok) {

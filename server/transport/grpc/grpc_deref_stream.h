@@ -45,7 +45,8 @@ class PumpThread {
 struct DerefStreamOptions {
   /// Bytes per DerefChunk at most (already clamped by the service; a value may lend fewer).
   std::uint32_t chunk_bytes = 1u << 20;
-  /// Chunks of one stream that may exist at once (lent ahead, on the wire, or held by gRPC).
+  /// Chunks of one stream that may exist at once (lent ahead, on the wire, or held by gRPC); at
+  /// most 2 for values whose lends block (they hold the node's shared staging buffers).
   std::size_t buffers = 4;
 };
 

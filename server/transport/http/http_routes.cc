@@ -155,8 +155,10 @@ void HttpRoutes::Invoke(const HttpRequestView& req, const detail::CallMeta& call
     ops_->RecordRejectedInvocation(call, request.status());
     return reply.Error(request.status());
   }
-  // This listener thread waits for the run (the encode and finish callbacks never block).
-  std::promise<Status> finished;
+  // This listener thread waits for the run (the encode and finish callbacks never block). The
+  // promise is shared with the callback: set_value may still run when the waiter wakes.
+  auto finished = std::make_shared<std::promise<Status>>();
+  std::future<Status> done = finished->get_future();
   std::string body;
   ops_->Invoke(
       call, *request, std::make_shared<CancellationToken>(), /*allow_inline=*/true,
@@ -168,8 +170,8 @@ void HttpRoutes::Invoke(const HttpRequestView& req, const detail::CallMeta& call
         body = std::move(*encoded);
         return Status::Ok();
       },
-      [&finished](const Status& st) { finished.set_value(st); });
-  const Status st = finished.get_future().get();
+      [finished](const Status& st) { finished->set_value(st); });
+  const Status st = done.get();
   if (!st.ok()) return reply.Error(st);
   reply.Json(200, std::move(body));
 }
