@@ -489,6 +489,15 @@ std::size_t Engine::active_runs() const {
   return impl_->active.size();
 }
 
+Engine::Load Engine::load() const {
+  Load out;
+  const std::size_t active = active_runs();
+  out.queued = impl_->pool.queued();
+  out.in_flight = active - std::min(active, out.queued);
+  out.workers = impl_->pool.threads();
+  return out;
+}
+
 void Engine::Shutdown(std::chrono::milliseconds grace) {
   std::call_once(impl_->shutdown_once, [this, grace] { impl_->Shutdown(grace); });
 }

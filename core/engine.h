@@ -106,6 +106,15 @@ class Engine {
   /// Runs accepted and not yet finished (queued or executing).
   [[nodiscard]] std::size_t active_runs() const;
 
+  /// The engine's load now: runs executing (pooled or inline), runs waiting for a worker, and
+  /// the worker count. Cheap (two uncontended locks); for load reports.
+  struct Load {
+    std::size_t in_flight = 0;
+    std::size_t queued = 0;
+    std::size_t workers = 0;
+  };
+  [[nodiscard]] Load load() const;
+
  private:
   struct Impl;
   EngineOptions options_;

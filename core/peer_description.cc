@@ -56,7 +56,18 @@ json PeerDescriptionToJson(const PeerDescription& d) {
           {"step_ids", d.step_ids},
           {"default_workflows", std::move(workflows)},
           {"devices", std::move(devices)},
-          {"live_refs", std::move(live)}};
+          {"live_refs", std::move(live)},
+          {"labels", d.labels},
+          {"gpu_model", d.gpu_model},
+          {"capacity_weight", d.capacity_weight},
+          {"load",
+           {{"seq", d.load.seq},
+            {"in_flight", d.load.in_flight},
+            {"queued", d.load.queued},
+            {"max_concurrency", d.load.max_concurrency},
+            {"pool_in_use_bytes", d.load.pool_in_use_bytes},
+            {"pool_budget_bytes", d.load.pool_budget_bytes},
+            {"resident_ref_bytes", d.load.resident_ref_bytes}}}};
 }
 
 Result<PeerDescription> PeerDescriptionFromJson(const json& j) {
@@ -81,6 +92,20 @@ Result<PeerDescription> PeerDescriptionFromJson(const json& j) {
       d.live_refs.push_back(
           PeerRefCount{Get<std::string>(refs, "lifetime"), Get<std::string>(refs, "location"),
                        Get<std::uint64_t>(refs, "count"), Get<std::uint64_t>(refs, "bytes")});
+    }
+    if (j.contains("labels")) d.labels = Get<std::map<std::string, std::string>>(j, "labels");
+    if (j.contains("gpu_model")) d.gpu_model = Get<std::string>(j, "gpu_model");
+    if (j.contains("capacity_weight")) d.capacity_weight = Get<double>(j, "capacity_weight");
+    if (j.contains("load")) {
+      const json& load = j.at("load");
+      d.load.seq = Get<std::uint64_t>(load, "seq");
+      d.load.in_flight = Get<std::uint64_t>(load, "in_flight");
+      d.load.queued = Get<std::uint64_t>(load, "queued");
+      d.load.max_concurrency = Get<std::uint64_t>(load, "max_concurrency");
+      d.load.pool_in_use_bytes = Get<std::uint64_t>(load, "pool_in_use_bytes");
+      d.load.pool_budget_bytes = Get<std::uint64_t>(load, "pool_budget_bytes");
+      d.load.resident_ref_bytes = Get<std::uint64_t>(load, "resident_ref_bytes");
+      d.load.capacity_weight = d.capacity_weight;
     }
     return d;
   } catch (const std::invalid_argument& e) {

@@ -5,10 +5,12 @@
 // body of GET /v1/peer/describe and the output of `blazen-peer describe`).
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "core/load_report.h"
 #include "core/status.h"
 
 namespace blazen {
@@ -52,12 +54,22 @@ struct PeerDescription {
   std::vector<PeerRefCount> live_refs;
   /// Software version of the peer, e.g. "0.1.0".
   std::string version;
+  /// Operator-given labels (`serve --label k=v`).
+  std::map<std::string, std::string> labels;
+  /// The GPU's model name; empty on the host fallback.
+  std::string gpu_model;
+  /// Relative capacity for weighted routing (`serve --capacity-weight`).
+  double capacity_weight = 1.0;
+  /// The load when the description was made.
+  LoadReport load;
 };
 
 /// The JSON form: {"node_id", "envelope_version", "version", "step_ids": [...],
 /// "default_workflows": {name: [step ids]}, "devices": [{"location", "name",
 /// "total_memory_bytes", "pool_budget_bytes", "pool_in_use_bytes"}], "live_refs": [{"lifetime",
-/// "location", "count", "bytes"}]}.
+/// "location", "count", "bytes"}], "labels": {k: v}, "gpu_model", "capacity_weight", "load":
+/// {"seq", "in_flight", "queued", "max_concurrency", "pool_in_use_bytes", "pool_budget_bytes",
+/// "resident_ref_bytes"}}. Reading it, the last four keys are optional (older peers lack them).
 [[nodiscard]] nlohmann::json PeerDescriptionToJson(const PeerDescription& description);
 
 /// Reads the JSON form. kInvalidArgument naming the first field that is missing or of the wrong

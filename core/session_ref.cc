@@ -5,6 +5,7 @@
 #include "core/session_ref.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <string>
@@ -101,13 +102,20 @@ struct SessionRefRegistry::Accounting {
   void Add(const std::string& location, std::uint64_t n) {
     std::lock_guard<std::mutex> lock(mu);
     bytes[location] += n;
+    total.fetch_add(n, std::memory_order_relaxed);
   }
   void Subtract(const std::string& location, std::uint64_t n) {
     std::lock_guard<std::mutex> lock(mu);
     auto it = bytes.find(location);
     // Every subtraction pairs with an earlier Add of the same amount.
-    if (it != bytes.end()) it->second -= std::min(it->second, n);
+    if (it != bytes.end()) {
+      const std::uint64_t taken = std::min(it->second, n);
+      it->second -= taken;
+      total.fetch_sub(taken, std::memory_order_relaxed);
+    }
   }
+  // Sum over locations, readable without the lock (load reports read it on every response).
+  std::atomic<std::uint64_t> total{0};
   std::map<std::string, std::uint64_t> Snapshot() const {
     std::lock_guard<std::mutex> lock(mu);
     return {bytes.begin(), bytes.end()};
@@ -184,6 +192,10 @@ Result<Uuid> SessionRefRegistry::Insert(std::shared_ptr<const SessionValue> valu
   by_run_[entry->info->owner.run_id].insert(key);
   entries_.emplace(key, std::move(entry));
   return key;
+}
+
+std::uint64_t SessionRefRegistry::resident_bytes() const {
+  return accounting_->total.load(std::memory_order_relaxed);
 }
 
 Result<RefLease> SessionRefRegistry::Acquire(const Uuid& key) {

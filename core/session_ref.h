@@ -308,6 +308,9 @@ class SessionRefRegistry {
   [[nodiscard]] std::size_t size() const;
   /// Live counts and bytes per (lifetime, location) and resident bytes per location.
   [[nodiscard]] RegistryStats Stats() const;
+  /// Bytes charged to every location together (leased values included), without taking the
+  /// registry's lock: cheap enough for every response's load report.
+  [[nodiscard]] std::uint64_t resident_bytes() const;
   [[nodiscard]] const RegistryOptions& options() const { return options_; }
 
  private:

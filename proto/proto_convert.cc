@@ -32,6 +32,17 @@ void ToProto(const PeerDescription& d, pb::DescribePeerResponse& out) {
     count->set_count(live.count);
     count->set_bytes(live.bytes);
   }
+  for (const auto& [key, value] : d.labels) (*out.mutable_labels())[key] = value;
+  out.set_gpu_model(d.gpu_model);
+  out.set_capacity_weight(d.capacity_weight);
+  pb::LoadReport* load = out.mutable_load();
+  load->set_seq(d.load.seq);
+  load->set_in_flight(d.load.in_flight);
+  load->set_queued(d.load.queued);
+  load->set_max_concurrency(d.load.max_concurrency);
+  load->set_pool_in_use_bytes(d.load.pool_in_use_bytes);
+  load->set_pool_budget_bytes(d.load.pool_budget_bytes);
+  load->set_resident_ref_bytes(d.load.resident_ref_bytes);
 }
 
 PeerDescription FromProto(const pb::DescribePeerResponse& response) {
@@ -51,6 +62,19 @@ PeerDescription FromProto(const pb::DescribePeerResponse& response) {
     description.live_refs.push_back({refs.lifetime(), refs.location(), refs.count(), refs.bytes()});
   }
   description.version = response.version();
+  description.labels.insert(response.labels().begin(), response.labels().end());
+  description.gpu_model = response.gpu_model();
+  // An older peer sends no weight (0 on the wire): it counts as 1.
+  description.capacity_weight = response.capacity_weight() > 0 ? response.capacity_weight() : 1.0;
+  const pb::LoadReport& load = response.load();
+  description.load.seq = load.seq();
+  description.load.in_flight = load.in_flight();
+  description.load.queued = load.queued();
+  description.load.max_concurrency = load.max_concurrency();
+  description.load.pool_in_use_bytes = load.pool_in_use_bytes();
+  description.load.pool_budget_bytes = load.pool_budget_bytes();
+  description.load.resident_ref_bytes = load.resident_ref_bytes();
+  description.load.capacity_weight = description.capacity_weight;
   return description;
 }
 

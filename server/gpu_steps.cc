@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <any>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
 #include <utility>
 
 #include "core/context.h"
@@ -549,8 +552,39 @@ void RegisterGpuSteps() {
                       [] { return MakeStartStep("similarity_topk", SimilarityTopK); });
 }
 
+Result<StepOutput> Busy(const Event& event, Context& ctx) {
+  const json& input = event.data();
+  if (!input.is_object() || !input.contains("ms") || !input["ms"].is_number() ||
+      input["ms"].get<double>() < 0 || input["ms"].get<double>() > 3'600'000) {
+    return Status::InvalidArgument("blazen::busy expects {\"ms\": <number in [0, 3600000]>}");
+  }
+  double slowdown = 1.0;
+  if (const auto* services = std::any_cast<std::shared_ptr<NodeServices>>(&ctx.services());
+      services != nullptr && *services != nullptr) {
+    slowdown = (*services)->slowdown;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto until =
+      start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double, std::milli>(input["ms"].get<double>() * slowdown));
+  // Sleeps in slices so that a cancellation or the run's deadline ends it within 5 ms.
+  while (std::chrono::steady_clock::now() < until) {
+    BLAZEN_RETURN_IF_ERROR(ctx.CheckCancelled());
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(5), until - std::chrono::steady_clock::now()));
+  }
+  const double slept =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return StepOutput{Event::Stop(json{{"slept_ms", slept}})};
+}
+
+void RegisterBenchSteps() {
+  RegisterStepBuilder("blazen::busy", [] { return MakeStartStep("busy", Busy); });
+}
+
 void AddGpuWorkflows(Engine& engine) {
   RegisterGpuSteps();
+  RegisterBenchSteps();
   engine.SetDefaultWorkflow("embed", {"blazen::embed"});
   engine.SetDefaultWorkflow("search", {"blazen::similarity_topk"});
 }

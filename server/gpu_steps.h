@@ -104,7 +104,14 @@ class EmbeddingModel {
 struct NodeServices {
   std::shared_ptr<gpu::GpuRuntime> runtime;
   std::shared_ptr<EmbeddingModel> embedding;
+  /// Benchmark aid: the factor blazen::busy multiplies its time by (PeerNodeOptions::slowdown).
+  double slowdown = 1.0;
 };
+
+/// Registers the benchmark aid `blazen::busy`: `{"ms": N}` occupies a worker (a concurrency slot)
+/// for N milliseconds times the node's slowdown, sleeping (no CPU), and stops at once when the run
+/// is cancelled or passes its deadline. Answers `{"slept_ms": <actual>}`. Idempotent.
+void RegisterBenchSteps();
 
 /// The ids and bag offsets of a batch of texts (the input of EmbeddingBag): bag b is
 /// ids[offsets[b], offsets[b + 1]); offsets.size() == number of texts + 1.

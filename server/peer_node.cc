@@ -3,6 +3,7 @@
 
 #include "server/peer_node.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -39,10 +40,27 @@ struct PeerNode::Impl {
   Status StartTransports();
 };
 
+namespace {
+
+// The capacity weight a node reports when it is not given one: 1 on the host fallback, the GPU's
+// memory in units of 16 GiB (at least 1) on a CUDA device.
+double DefaultCapacityWeight(const gpu::GpuRuntime& runtime) {
+  if (!runtime.is_cuda()) return 1.0;
+  constexpr double kUnit = 16.0 * (1ull << 30);
+  return std::max(1.0, static_cast<double>(runtime.total_memory_bytes()) / kUnit);
+}
+
+}  // namespace
+
 Status PeerNode::Impl::BuildCore() {
+  if (options.capacity_weight && !(*options.capacity_weight > 0)) {
+    return Status::InvalidArgument("capacity weight must be a positive number");
+  }
+  if (!(options.slowdown > 0)) return Status::InvalidArgument("slowdown must be positive");
   BLAZEN_ASSIGN_OR_RETURN(runtime, gpu::GpuRuntime::Create(options.gpu));
   services = std::make_shared<NodeServices>();
   services->runtime = runtime;
+  services->slowdown = options.slowdown;
   BLAZEN_ASSIGN_OR_RETURN(services->embedding, EmbeddingModel::Create(options.embedding));
   RegistryOptions registry = options.registry;
   if (runtime->is_cuda()) {
@@ -64,6 +82,8 @@ Status PeerNode::Impl::BuildCore() {
   ops_options.token = options.token;
   ops_options.runtime = runtime;
   ops_options.metrics = metrics;
+  ops_options.labels = options.labels;
+  ops_options.capacity_weight = options.capacity_weight.value_or(DefaultCapacityWeight(*runtime));
   ops = std::make_shared<detail::PeerOperations>(std::move(ops_options), engine);
   return Status::Ok();
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,14 @@ struct PeerNodeOptions {
   EmbeddingModelOptions embedding;
   /// Engine settings (its node_id and services are set by the node).
   EngineOptions engine;
+  /// Labels reported by DescribePeer for routers to filter on (region, GPU class, ...).
+  std::map<std::string, std::string> labels;
+  /// Relative capacity for weighted routing; unset: 1 on the host fallback, the GPU's memory in
+  /// units of 16 GiB (at least 1) on a CUDA device. Must be positive.
+  std::optional<double> capacity_weight;
+  /// Benchmark aid: blazen::busy sleeps `slowdown` times the time it is asked for (> 0), to model
+  /// a slower host.
+  double slowdown = 1.0;
   RegistryOptions registry;
   /// When set, the node keeps its session refs in this registry (shared with the caller, e.g. a
   /// Python `_SessionRegistryHandle`, which then sees every ref the node's runs create) instead of

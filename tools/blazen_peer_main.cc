@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -140,7 +141,43 @@ Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
   --embed-table-tensor NAME  the tensor of a .safetensors table holding several
   --embed-vocab N         rows of the seeded table (default: 262144)
   --embed-dim N           width of the seeded table (default: 384)
+  --label KEY=VALUE       a label DescribePeer reports for routers (repeatable), e.g. gpu=h100
+  --capacity-weight W     relative capacity for weighted routing (default: 1 on the host
+                          fallback, the GPU's memory / 16 GiB on a GPU)
+  --slowdown F            benchmark aid: blazen::busy sleeps F times as long (default: 1)
 )";
+
+// A positive finite number, or a UsageError naming `name`.
+double PositiveNumber(const Args& args, const std::string& name, double fallback) {
+  const std::optional<std::string> text = args.get(name);
+  if (!text) return fallback;
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(*text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text->size() || !std::isfinite(value) || value <= 0) {
+    throw UsageError("--" + name + " must be a positive number, got '" + *text + "'");
+  }
+  return value;
+}
+
+// --label, --capacity-weight, --slowdown: what a node tells routers about itself.
+void ApplyFleetOptions(const Args& args, blazen::server::PeerNodeOptions& options) {
+  for (const std::string& label : args.all("label")) {
+    const auto eq = label.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      throw UsageError("--label must be KEY=VALUE, got '" + label + "'");
+    }
+    options.labels[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  if (args.has("capacity-weight")) {
+    options.capacity_weight = PositiveNumber(args, "capacity-weight", 1.0);
+  }
+  options.slowdown = PositiveNumber(args, "slowdown", 1.0);
+}
 
 int Serve(const std::vector<std::string>& raw) {
   Args args(raw,
@@ -164,7 +201,10 @@ int Serve(const std::vector<std::string>& raw) {
              "embed-table",
              "embed-table-tensor",
              "embed-vocab",
-             "embed-dim"},
+             "embed-dim",
+             "label",
+             "capacity-weight",
+             "slowdown"},
             {"host-only"});
   if (args.help()) {
     std::fputs(kServeHelp, stdout);
@@ -204,6 +244,7 @@ int Serve(const std::vector<std::string>& raw) {
   if (options.embedding.vocab == 0 || options.embedding.dim == 0) {
     throw UsageError("--embed-vocab and --embed-dim must be at least 1");
   }
+  ApplyFleetOptions(args, options);
 
   // Signals go to a dedicated thread (blocked everywhere else, inherited by gRPC's threads).
   sigset_t signals;

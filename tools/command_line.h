@@ -54,6 +54,7 @@ class Args {
           value = args[++i];
         }
         values_[name] = *value;
+        repeated_[name].push_back(*value);
       } else {
         throw UsageError("unknown option --" + name);
       }
@@ -62,6 +63,11 @@ class Args {
 
   [[nodiscard]] bool help() const { return help_; }
   [[nodiscard]] bool has(const std::string& name) const { return values_.count(name) != 0; }
+  /// Every value a repeatable option was given, in order (get() returns the last).
+  [[nodiscard]] std::vector<std::string> all(const std::string& name) const {
+    auto it = repeated_.find(name);
+    return it == repeated_.end() ? std::vector<std::string>() : it->second;
+  }
   [[nodiscard]] std::optional<std::string> get(const std::string& name) const {
     auto it = values_.find(name);
     return it == values_.end() ? std::nullopt : std::optional<std::string>(it->second);
@@ -91,6 +97,7 @@ class Args {
  private:
   std::set<std::string> value_options_;
   std::set<std::string> flags_;
+  std::map<std::string, std::vector<std::string>> repeated_;
   std::map<std::string, std::string> values_;
   std::vector<std::string> positionals_;
   bool help_ = false;

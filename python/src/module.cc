@@ -30,4 +30,5 @@ PYBIND11_MODULE(_native, m) {
   bp::BindServer(m);
   blazen::RegisterBuiltinSteps();
   blazen::server::RegisterGpuSteps();
+  blazen::server::RegisterBenchSteps();
 }

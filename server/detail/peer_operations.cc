@@ -9,6 +9,7 @@
 #include "core/auth.h"
 #include "core/envelope.h"
 #include "core/logging.h"
+#include "gpu/device_pool.h"
 #include "server/detail/describe.h"
 
 namespace blazen::server::detail {
@@ -219,7 +220,31 @@ Result<std::uint64_t> PeerOperations::ReleaseScope(const CallMeta& call,
 }
 
 PeerDescription PeerOperations::Describe() const {
-  return DescribeNode(options_.node_id, *engine_, options_.runtime.get());
+  PeerDescription d = DescribeNode(options_.node_id, *engine_, options_.runtime.get());
+  d.labels = options_.labels;
+  d.capacity_weight = options_.capacity_weight;
+  if (options_.runtime && options_.runtime->is_cuda())
+    d.gpu_model = options_.runtime->device_name();
+  d.load = Load();
+  return d;
 }
+
+LoadReport PeerOperations::Load() const {
+  LoadReport report;
+  report.seq = load_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+  const Engine::Load load = engine_->load();
+  report.in_flight = load.in_flight;
+  report.queued = load.queued;
+  report.max_concurrency = load.workers;
+  if (options_.runtime) {
+    report.pool_in_use_bytes = options_.runtime->pool().in_use_bytes();
+    report.pool_budget_bytes = options_.runtime->budget_bytes();
+  }
+  report.resident_ref_bytes = engine_->session_refs()->resident_bytes();
+  report.capacity_weight = options_.capacity_weight;
+  return report;
+}
+
+std::string PeerOperations::LoadHeader() const { return EncodeLoadReport(Load()); }
 
 }  // namespace blazen::server::detail

@@ -7,10 +7,12 @@
 // one log line of each call, invocations with or without events, deref planning and whole-ref
 // reads with their limits, release, release-scope and describe. Nothing here knows gRPC or HTTP.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "core/engine.h"
+#include "core/load_report.h"
 #include "core/peer_description.h"
 #include "core/session_ref.h"
 #include "core/status.h"
@@ -64,6 +67,9 @@ struct PeerOperationsOptions {
   std::shared_ptr<gpu::GpuRuntime> runtime;
   /// Where invocations and deref bytes are counted; created when null.
   std::shared_ptr<Metrics> metrics;
+  /// Operator-given labels and relative capacity, reported by Describe and every load report.
+  std::map<std::string, std::string> labels;
+  double capacity_weight = 1.0;
 };
 
 /// A planned deref: the lease keeps the value alive (even after a concurrent release) until the
@@ -167,8 +173,15 @@ class PeerOperations : public std::enable_shared_from_this<PeerOperations> {
                                                    std::uint32_t envelope_version,
                                                    const std::string& parent_run_id) const;
 
-  /// The node's self-description now (steps, workflows, devices, live refs).
+  /// The node's self-description now (steps, workflows, devices, live refs, labels, weight, GPU
+  /// model and load).
   [[nodiscard]] PeerDescription Describe() const;
+
+  /// The load now, with the next report sequence number. Cheap (no registry lock): every
+  /// response of every transport carries one (kLoadReportHeader).
+  [[nodiscard]] LoadReport Load() const;
+  /// EncodeLoadReport(Load()).
+  [[nodiscard]] std::string LoadHeader() const;
 
  private:
   void FinishInvocation(const CallMeta& call, const std::string& workflow, const std::string& steps,
@@ -176,6 +189,7 @@ class PeerOperations : public std::enable_shared_from_this<PeerOperations> {
 
   PeerOperationsOptions options_;
   std::shared_ptr<Engine> engine_;
+  mutable std::atomic<std::uint64_t> load_seq_{0};
 };
 
 /// Runs `body` and turns any exception it throws into kInternal (`internal error: <what>`), the

@@ -29,7 +29,36 @@ PeerDescription Sample() {
   d.default_workflows = {{"echo", {"blazen::echo"}}, {"embed", {"blazen::embed"}}};
   d.devices = {{"host", "", 64, 32, 5}, {"cuda:0", "H100", 80, 70, 9}};
   d.live_refs = {{"until_parent_finish", "cuda:0", 2, 4096}};
+  d.labels = {{"gpu", "h100"}, {"region", "eu-west"}};
+  d.gpu_model = "H100";
+  d.capacity_weight = 2.5;
+  d.load = {7, 3, 1, 8, 1000, 2000, 3000, 2.5};
   return d;
+}
+
+TEST(PeerDescriptionTest, FleetFieldsRoundTripAndAreOptionalWhenReading) {
+  const json j = PeerDescriptionToJson(Sample());
+  EXPECT_EQ(j["labels"]["gpu"], "h100");
+  EXPECT_EQ(j["capacity_weight"], 2.5);
+  EXPECT_EQ(j["load"]["queued"], 1);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(PeerDescription back, PeerDescriptionFromJson(j));
+  EXPECT_EQ(back.labels, Sample().labels);
+  EXPECT_EQ(back.gpu_model, "H100");
+  EXPECT_EQ(back.load, Sample().load);
+  // A description from a peer that predates these fields.
+  json old = j;
+  for (const char* key : {"labels", "gpu_model", "capacity_weight", "load"}) old.erase(key);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(PeerDescription older, PeerDescriptionFromJson(old));
+  EXPECT_TRUE(older.labels.empty());
+  EXPECT_EQ(older.capacity_weight, 1.0);
+  EXPECT_EQ(older.load.seq, 0u);
+  json bad = j;
+  bad["labels"]["gpu"] = 5;
+  EXPECT_THAT(PeerDescriptionFromJson(bad), StatusIs(StatusCode::kInvalidArgument));
+  bad = j;
+  bad["load"].erase("in_flight");
+  EXPECT_THAT(PeerDescriptionFromJson(bad),
+              StatusIs(StatusCode::kInvalidArgument, HasSubstr("in_flight")));
 }
 
 TEST(PeerDescriptionTest, JsonRoundTrip) {

@@ -137,6 +137,26 @@ def test_describe_and_release_scope(peer):
     assert d["devices"][0]["pool_in_use_bytes"] == 300
 
 
+def test_fleet_options_are_described_and_busy_honours_the_slowdown():
+    p = Peer("--node-id", "fleet-node", "--label", "gpu=h100", "--label", "region=eu-west",
+             "--capacity-weight", "2.5", "--slowdown", "3")
+    try:
+        d = json.loads(cli("describe", "--peer", p.url(), check=0).stdout)
+        assert d["labels"] == {"gpu": "h100", "region": "eu-west"}
+        assert d["capacity_weight"] == 2.5
+        assert d["load"]["max_concurrency"] == 8 and d["load"]["seq"] >= 1
+        out = json.loads(cli("invoke", "--peer", p.url(), "--workflow", "b", "--steps",
+                             "blazen::busy", "--input", '{"ms": 40}', check=0).stdout)
+        assert out["error"] is None, out
+        assert out["result"]["slept_ms"] >= 120, out
+    finally:
+        assert p.stop() == 0
+    for bad in (("--label", "novalue"), ("--label", "=x"), ("--capacity-weight", "0"),
+                ("--capacity-weight", "abc"), ("--slowdown", "-1")):
+        r = cli("serve", "--listen", "127.0.0.1:0", *bad, check=2, timeout=30)
+        assert b"--" + bad[0][2:].encode() in r.stderr, r.stderr
+
+
 def test_token_required(tmp_path):
     token = tmp_path / "token"
     token.write_text("s3cret-token\n")

@@ -300,7 +300,8 @@ def test_describe_and_release_scope_routes(base):
     out = curl(base + "/v1/peer/describe")
     described = json.loads(out.stdout)
     assert set(described) == {"node_id", "envelope_version", "version", "step_ids",
-                              "default_workflows", "devices", "live_refs"}
+                              "default_workflows", "devices", "live_refs", "labels",
+                              "gpu_model", "capacity_weight", "load"}
     out = curl("-w", "\n%{http_code}", "-H", "Content-Type: application/json", "-d",
                '{"envelope_version":1,"parent_run_id":"nobody"}', base + "/v1/peer/release_scope")
     body, code = out.stdout.decode().rsplit("\n", 1)

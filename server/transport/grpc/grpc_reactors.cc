@@ -3,7 +3,10 @@
 
 #include "server/transport/grpc/grpc_reactors.h"
 
+#include <string>
 #include <string_view>
+
+#include "core/load_report.h"
 
 namespace blazen::server::grpc_transport {
 
@@ -23,8 +26,13 @@ detail::CallMeta CallMetaOf(const grpc::CallbackServerContext* context) {
                                 });
 }
 
+void AddLoadTrailer(grpc::CallbackServerContext* context, const detail::PeerOperations& ops) {
+  context->AddTrailingMetadata(std::string(kLoadReportHeader), ops.LoadHeader());
+}
+
 void CancellableUnaryReactor::FinishOnce(const Status& status) {
   if (finished_.exchange(true)) return;
+  AddLoadTrailer(context_, *ops_);
   Reply(context_, this, status);
 }
 

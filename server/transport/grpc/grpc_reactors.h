@@ -27,12 +27,19 @@ void Reply(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* react
 /// The CallMeta of a gRPC call (`transport` "grpc").
 [[nodiscard]] detail::CallMeta CallMetaOf(const grpc::CallbackServerContext* context);
 
+/// Adds the peer's load report (`x-blazen-load`) to the call's trailing metadata: every response
+/// carries one, so a router learns the load without extra calls.
+void AddLoadTrailer(grpc::CallbackServerContext* context, const detail::PeerOperations& ops);
+
 /// A handler whose work ends before it returns: runs `body` (returning Status) under the
-/// catch-all and finishes the call with its status.
+/// catch-all and finishes the call with its status and the load trailer.
 template <typename Body>
-grpc::ServerUnaryReactor* GuardedUnary(grpc::CallbackServerContext* context, Body&& body) {
+grpc::ServerUnaryReactor* GuardedUnary(grpc::CallbackServerContext* context,
+                                       const detail::PeerOperations& ops, Body&& body) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  Reply(context, reactor, detail::RunGuarded(std::forward<Body>(body)));
+  const Status status = detail::RunGuarded(std::forward<Body>(body));
+  AddLoadTrailer(context, ops);
+  Reply(context, reactor, status);
   return reactor;
 }
 
@@ -41,9 +48,10 @@ grpc::ServerUnaryReactor* GuardedUnary(grpc::CallbackServerContext* context, Bod
 class CancellableUnaryReactor final : public grpc::ServerUnaryReactor {
  public:
   CancellableUnaryReactor(grpc::CallbackServerContext* context,
-                          std::shared_ptr<CancellationToken> token)
-      : context_(context), token_(std::move(token)) {}
-  /// Finishes the call with `status` unless it was already finished.
+                          std::shared_ptr<CancellationToken> token,
+                          std::shared_ptr<const detail::PeerOperations> ops)
+      : context_(context), token_(std::move(token)), ops_(std::move(ops)) {}
+  /// Finishes the call with `status` and the load trailer unless it was already finished.
   void FinishOnce(const Status& status);
   void OnCancel() override { token_->Cancel(); }
   void OnDone() override { delete this; }
@@ -51,6 +59,7 @@ class CancellableUnaryReactor final : public grpc::ServerUnaryReactor {
  private:
   grpc::CallbackServerContext* context_;
   std::shared_ptr<CancellationToken> token_;
+  std::shared_ptr<const detail::PeerOperations> ops_;
   std::atomic<bool> finished_{false};
 };
 
@@ -66,9 +75,12 @@ class ErrorWriteReactor final : public grpc::ServerWriteReactor<T> {
 };
 
 /// A streaming handler: `body` returns Result<reactor*>; an error, or an exception, becomes an
-/// ErrorWriteReactor with that status.
+/// ErrorWriteReactor with that status. The load trailer (the load when the stream started) goes
+/// with the final status.
 template <typename T, typename Body>
-grpc::ServerWriteReactor<T>* GuardedStream(grpc::CallbackServerContext* context, Body&& body) {
+grpc::ServerWriteReactor<T>* GuardedStream(grpc::CallbackServerContext* context,
+                                           const detail::PeerOperations& ops, Body&& body) {
+  AddLoadTrailer(context, ops);
   grpc::ServerWriteReactor<T>* reactor = nullptr;
   Status st = detail::RunGuarded([&]() -> Status {
     Result<grpc::ServerWriteReactor<T>*> started = body();

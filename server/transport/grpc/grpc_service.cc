@@ -71,7 +71,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::InvokeSubWorkflow(grpc::CallbackSer
                                                                const pb::PostcardRequest* request,
                                                                pb::PostcardResponse* response) {
   auto token = std::make_shared<CancellationToken>();
-  auto* reactor = new CancellableUnaryReactor(context, token);
+  auto* reactor = new CancellableUnaryReactor(context, token, ops_);
   const Status st = detail::RunGuarded([&]() -> Status {
     const detail::CallMeta call = CallMetaOf(context);
     Result<SubWorkflowRequest> decoded = [&]() -> Result<SubWorkflowRequest> {
@@ -96,7 +96,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::InvokeSubWorkflow(grpc::CallbackSer
 grpc::ServerWriteReactor<pb::PostcardResponse>* BlazenPeerService::StreamSubWorkflowEvents(
     grpc::CallbackServerContext* context, const pb::PostcardRequest* request) {
   return GuardedStream<pb::PostcardResponse>(
-      context, [&]() -> Result<grpc::ServerWriteReactor<pb::PostcardResponse>*> {
+      context, *ops_, [&]() -> Result<grpc::ServerWriteReactor<pb::PostcardResponse>*> {
         const detail::CallMeta call = CallMetaOf(context);
         BLAZEN_RETURN_IF_ERROR(ops_->Authorize(call, "event stream"));
         BLAZEN_ASSIGN_OR_RETURN(SubWorkflowRequest decoded,
@@ -126,7 +126,7 @@ grpc::ServerWriteReactor<pb::PostcardResponse>* BlazenPeerService::StreamSubWork
 grpc::ServerUnaryReactor* BlazenPeerService::DerefSessionRef(grpc::CallbackServerContext* context,
                                                              const grpc::ByteBuffer* request,
                                                              grpc::ByteBuffer* response) {
-  return GuardedUnary(context, [&]() -> Status {
+  return GuardedUnary(context, *ops_, [&]() -> Status {
     const detail::CallMeta call = CallMetaOf(context);
     BLAZEN_RETURN_IF_ERROR(ops_->Authorize(call, "deref"));
     pb::PostcardRequest envelope;
@@ -148,7 +148,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::DerefSessionRef(grpc::CallbackServe
 grpc::ServerUnaryReactor* BlazenPeerService::ReleaseSessionRef(grpc::CallbackServerContext* context,
                                                                const pb::PostcardRequest* request,
                                                                pb::PostcardResponse* response) {
-  return GuardedUnary(context, [&]() -> Status {
+  return GuardedUnary(context, *ops_, [&]() -> Status {
     const detail::CallMeta call = CallMetaOf(context);
     BLAZEN_RETURN_IF_ERROR(ops_->Authorize(call, "release"));
     BLAZEN_ASSIGN_OR_RETURN(ReleaseRequest decoded,
@@ -162,7 +162,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::ReleaseSessionRef(grpc::CallbackSer
 grpc::ServerWriteReactor<grpc::ByteBuffer>* BlazenPeerService::DerefSessionRefStream(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return GuardedStream<grpc::ByteBuffer>(
-      context, [&]() -> Result<grpc::ServerWriteReactor<grpc::ByteBuffer>*> {
+      context, *ops_, [&]() -> Result<grpc::ServerWriteReactor<grpc::ByteBuffer>*> {
         detail::CallMeta call = CallMetaOf(context);
         BLAZEN_RETURN_IF_ERROR(ops_->Authorize(call, "deref stream"));
         pb::DerefStreamRequest req;
@@ -194,7 +194,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* BlazenPeerService::DerefSessionRefSt
 grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerContext* context,
                                                           const pb::DescribePeerRequest* request,
                                                           pb::DescribePeerResponse* response) {
-  return GuardedUnary(context, [&]() -> Status {
+  return GuardedUnary(context, *ops_, [&]() -> Status {
     BLAZEN_RETURN_IF_ERROR(
         ops_->Admit(CallMetaOf(context), "describe", request->envelope_version()));
     proto_convert::ToProto(ops_->Describe(), *response);
@@ -205,7 +205,7 @@ grpc::ServerUnaryReactor* BlazenPeerService::DescribePeer(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* BlazenPeerService::ReleaseScope(grpc::CallbackServerContext* context,
                                                           const pb::ReleaseScopeRequest* request,
                                                           pb::ReleaseScopeResponse* response) {
-  return GuardedUnary(context, [&]() -> Status {
+  return GuardedUnary(context, *ops_, [&]() -> Status {
     const detail::CallMeta call = CallMetaOf(context);
     BLAZEN_RETURN_IF_ERROR(ops_->Authorize(call, "release scope"));
     BLAZEN_ASSIGN_OR_RETURN(

@@ -131,6 +131,7 @@ HttpRoute HttpRoutes::Guarded(std::string method, std::string pattern, Handler h
                        reply = HttpReply{};
                        reply.Error(st);
                      }
+                     reply.SetHeader("X-Blazen-Load", ops_->LoadHeader());
                    }};
 }
 

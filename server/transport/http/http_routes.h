@@ -28,7 +28,8 @@ struct HttpRoutesOptions {
 };
 
 /// One route: method, path pattern (ECMAScript regex, captures become HttpRequestView::captures)
-/// and its guarded handler.
+/// and its guarded handler (token unless exempt, catch-all, and the `X-Blazen-Load` header on
+/// every answer).
 struct HttpRoute {
   std::string method;
   std::string pattern;

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// LoadReport's compact text form.
+
+#include "core/load_report.h"
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+namespace blazen {
+namespace {
+
+Status Bad(std::string_view key, std::string_view value) {
+  return Status::InvalidArgument("load report: bad value '" + std::string(value) + "' for '" +
+                                 std::string(key) + "'");
+}
+
+Status ReadU64(std::string_view key, std::string_view value, std::uint64_t& out) {
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
+    return Bad(key, value);
+  }
+  return Status::Ok();
+}
+
+Status ReadWeight(std::string_view value, double& out) {
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (ec != std::errc() || end != value.data() + value.size() || value.empty() ||
+      !std::isfinite(out) || out <= 0) {
+    return Bad("w", value);
+  }
+  return Status::Ok();
+}
+
+Status ReadPair(std::string_view key, std::string_view value, LoadReport& report) {
+  if (key == "v") {
+    std::uint64_t version = 0;
+    BLAZEN_RETURN_IF_ERROR(ReadU64(key, value, version));
+    if (version != 1) return Bad(key, value);
+    return Status::Ok();
+  }
+  if (key == "w") return ReadWeight(value, report.capacity_weight);
+  std::uint64_t* field = key == "s"    ? &report.seq
+                         : key == "f"  ? &report.in_flight
+                         : key == "q"  ? &report.queued
+                         : key == "m"  ? &report.max_concurrency
+                         : key == "pu" ? &report.pool_in_use_bytes
+                         : key == "pb" ? &report.pool_budget_bytes
+                         : key == "r"  ? &report.resident_ref_bytes
+                                       : nullptr;
+  if (field == nullptr) return Status::Ok();  // a newer peer's field
+  return ReadU64(key, value, *field);
+}
+
+}  // namespace
+
+std::string EncodeLoadReport(const LoadReport& r) {
+  char weight[32];
+  const auto [end, ec] = std::to_chars(weight, weight + sizeof(weight), r.capacity_weight);
+  const std::string w = ec == std::errc() ? std::string(weight, end) : std::string("1");
+  return "v=1;s=" + std::to_string(r.seq) + ";f=" + std::to_string(r.in_flight) +
+         ";q=" + std::to_string(r.queued) + ";m=" + std::to_string(r.max_concurrency) +
+         ";pu=" + std::to_string(r.pool_in_use_bytes) +
+         ";pb=" + std::to_string(r.pool_budget_bytes) +
+         ";r=" + std::to_string(r.resident_ref_bytes) + ";w=" + w;
+}
+
+Result<LoadReport> ParseLoadReport(std::string_view text) {
+  LoadReport report;
+  while (!text.empty()) {
+    const std::size_t semi = text.find(';');
+    const std::string_view pair = text.substr(0, semi);
+    text = semi == std::string_view::npos ? std::string_view() : text.substr(semi + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) {
+      return Status::InvalidArgument("load report: '" + std::string(pair) + "' is not key=value");
+    }
+    BLAZEN_RETURN_IF_ERROR(ReadPair(pair.substr(0, eq), pair.substr(eq + 1), report));
+  }
+  return report;
+}
+
+}  // namespace blazen
