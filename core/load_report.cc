@@ -55,14 +55,24 @@ Status ReadPair(std::string_view key, std::string_view value, LoadReport& report
 }  // namespace
 
 std::string EncodeLoadReport(const LoadReport& r) {
-  char weight[32];
-  const auto [end, ec] = std::to_chars(weight, weight + sizeof(weight), r.capacity_weight);
-  const std::string w = ec == std::errc() ? std::string(weight, end) : std::string("1");
-  return "v=1;s=" + std::to_string(r.seq) + ";f=" + std::to_string(r.in_flight) +
-         ";q=" + std::to_string(r.queued) + ";m=" + std::to_string(r.max_concurrency) +
-         ";pu=" + std::to_string(r.pool_in_use_bytes) +
-         ";pb=" + std::to_string(r.pool_budget_bytes) +
-         ";r=" + std::to_string(r.resident_ref_bytes) + ";w=" + w;
+  // One allocation, no intermediate strings: this runs for every response a peer sends.
+  std::string out;
+  out.reserve(160);
+  const auto put = [&out](std::string_view key, auto value) {
+    out += key;
+    char number[32];
+    out.append(number, std::to_chars(number, number + sizeof(number), value).ptr);
+  };
+  put("v=", 1u);
+  put(";s=", r.seq);
+  put(";f=", r.in_flight);
+  put(";q=", r.queued);
+  put(";m=", r.max_concurrency);
+  put(";pu=", r.pool_in_use_bytes);
+  put(";pb=", r.pool_budget_bytes);
+  put(";r=", r.resident_ref_bytes);
+  put(";w=", r.capacity_weight);  // shortest form that reads back exactly
+  return out;
 }
 
 Result<LoadReport> ParseLoadReport(std::string_view text) {

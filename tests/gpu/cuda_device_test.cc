@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -273,6 +274,32 @@ TEST(CudaDeviceTest, ConcurrentReadsOfADeviceTensorAreByteExact) {
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(runtime->staging().available(), 3u);
+}
+
+TEST(CudaDeviceTest, LentDeviceChunksArePinnedStagingBuffersWithTheRightBytes) {
+  if (VisibleCudaDeviceCount() == 0) GTEST_SKIP() << kNoDevice;
+  auto runtime = DeviceRuntime(std::uint64_t{256} << 20, /*chunk=*/256 << 10, /*buffers=*/2);
+  ASSERT_NE(runtime, nullptr);
+  const std::vector<std::int64_t> shape = {1024, 384};
+  const std::vector<std::uint8_t> data = Pattern(1024 * 384 * 4, 91);
+  BLAZEN_ASSERT_OK_AND_ASSIGN(auto host, HostTensorValue::Create(DType::kF32, shape, data));
+  BLAZEN_ASSERT_OK_AND_ASSIGN(
+      std::shared_ptr<const DeviceTensor> tensor,
+      DeviceTensor::FromHost(*runtime, DType::kF32, shape, data.data(), runtime->stream()));
+  EXPECT_TRUE(tensor->lend_may_block()) << "device data is copied through staging";
+  const std::vector<std::uint8_t> expected = ReadAll(*host);
+  std::vector<std::uint8_t> got;
+  std::optional<LentChunk> previous;  // two chunks alive at once, as a deref stream keeps them
+  while (got.size() < expected.size()) {
+    BLAZEN_ASSERT_OK_AND_ASSIGN(LentChunk chunk, tensor->Lend(got.size(), 1 << 20, tensor, {}));
+    ASSERT_LE(chunk.size(), std::size_t{256} << 10);
+    got.insert(got.end(), chunk.data(), chunk.data() + chunk.size());
+    previous = std::move(chunk);
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(runtime->staging().available(), 1u) << "the last chunk still holds its buffer";
+  previous.reset();
+  EXPECT_EQ(runtime->staging().available(), 2u);
 }
 
 TEST(CudaDeviceTest, ThousandRegistryCyclesReturnDevicePoolToZero) {
