@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "client/pool/peer_snapshot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace blazen::client::pool {
+
+namespace {
+
+// FNV-1a over the bytes, continuing from `h`.
+std::uint64_t HashInto(std::uint64_t h, const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < size; ++i) {
+    h ^= bytes[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+std::uint64_t MembershipFingerprint(const std::vector<PeerState>& peers) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const PeerState& peer : peers) {
+    // Sizes first, so that ("ab", "c") and ("a", "bc") differ.
+    const std::size_t sizes[2] = {peer.node_id.size(), peer.endpoint.size()};
+    h = HashInto(h, sizes, sizeof(sizes));
+    h = HashInto(h, peer.node_id.data(), peer.node_id.size());
+    h = HashInto(h, peer.endpoint.data(), peer.endpoint.size());
+    h = HashInto(h, &peer.capacity_weight, sizeof(peer.capacity_weight));
+  }
+  return h;
+}
+
+}  // namespace
+
+PeerSnapshot::PeerSnapshot(std::vector<PeerState> peers, std::uint64_t version)
+    : peers_(std::move(peers)),
+      version_(version),
+      membership_fingerprint_(MembershipFingerprint(peers_)) {}
+
+Result<std::shared_ptr<const PeerSnapshot>> PeerSnapshot::Make(std::vector<PeerState> peers,
+                                                               std::uint64_t version) {
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    PeerState& peer = peers[i];
+    if (!std::isfinite(peer.capacity_weight) || peer.capacity_weight <= 0.0) {
+      return Status::InvalidArgument("peer '" + peer.node_id + "' (" + peer.endpoint +
+                                     "): capacity_weight must be a finite number > 0, got " +
+                                     std::to_string(peer.capacity_weight));
+    }
+    peer.index = i;
+    std::sort(peer.step_ids.begin(), peer.step_ids.end());
+    peer.step_ids.erase(std::unique(peer.step_ids.begin(), peer.step_ids.end()),
+                        peer.step_ids.end());
+  }
+  return std::shared_ptr<const PeerSnapshot>(new PeerSnapshot(std::move(peers), version));
+}
+
+std::shared_ptr<const PeerSnapshot> PeerSnapshot::Empty() {
+  return std::shared_ptr<const PeerSnapshot>(new PeerSnapshot({}, 0));
+}
+
+SnapshotHolder::SnapshotHolder() : current_(PeerSnapshot::Empty()) {}
+
+SnapshotHolder::SnapshotHolder(std::shared_ptr<const PeerSnapshot> initial)
+    : current_(initial != nullptr ? std::move(initial) : PeerSnapshot::Empty()) {}
+
+std::shared_ptr<const PeerSnapshot> SnapshotHolder::Load() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+Status SnapshotHolder::Publish(std::shared_ptr<const PeerSnapshot> next) {
+  if (next == nullptr) return Status::InvalidArgument("SnapshotHolder::Publish: null snapshot");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current_.swap(next);
+  }
+  // `next` now holds the replaced snapshot; it is released here, outside the lock.
+  return Status::Ok();
+}
+
+}  // namespace blazen::client::pool

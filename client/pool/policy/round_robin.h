@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// RoundRobinPicker ("round_robin"): cycles through the candidates in index order, ignoring load.
+
+#include <atomic>
+#include <cstdint>
+
+#include "client/pool/policy/policy.h"
+
+namespace blazen::client::pool {
+
+/// Picks candidates[ticket % candidates.size()] with a ticket from an atomic counter, so over a
+/// stable candidate set every peer gets the same share. Thread-safe, lock-free: concurrent picks
+/// take distinct tickets.
+class RoundRobinPicker final : public Picker {
+ public:
+  RoundRobinPicker() = default;
+  [[nodiscard]] std::string_view name() const override { return "round_robin"; }
+  [[nodiscard]] Result<std::size_t> Pick(const PeerSnapshot& snapshot, const RequestTraits& traits,
+                                         std::span<const std::size_t> candidates,
+                                         DecisionRecord* record) const override;
+
+ private:
+  mutable std::atomic<std::uint64_t> next_{0};
+};
+
+}  // namespace blazen::client::pool
