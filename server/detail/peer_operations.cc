@@ -88,13 +88,19 @@ void PeerOperations::RecordRejectedInvocation(const CallMeta& call, const Status
                                      Clock::now() - call.received);
 }
 
-void PeerOperations::Invoke(const CallMeta& call, const SubWorkflowRequest& request,
-                            std::shared_ptr<CancellationToken> cancel, bool allow_inline,
-                            EncodeResponse encode, FinishCall finish) {
+InvocationOptions PeerOperations::InvocationFor(const CallMeta& call,
+                                                std::shared_ptr<CancellationToken> cancel) {
   InvocationOptions invocation;
   invocation.parent_run_id = call.parent_run_id;
   invocation.caller_node_id = call.caller;
   invocation.cancel = std::move(cancel);
+  return invocation;
+}
+
+void PeerOperations::Invoke(const CallMeta& call, const SubWorkflowRequest& request,
+                            std::shared_ptr<CancellationToken> cancel, bool allow_inline,
+                            EncodeResponse encode, FinishCall finish) {
+  InvocationOptions invocation = InvocationFor(call, std::move(cancel));
   invocation.allow_inline = allow_inline;
   auto workflow = request.workflow_name;
   auto steps = StepList(request);
@@ -117,12 +123,9 @@ void PeerOperations::Invoke(const CallMeta& call, const SubWorkflowRequest& requ
 Status PeerOperations::StartEventStream(const CallMeta& call, const SubWorkflowRequest& request,
                                         std::shared_ptr<CancellationToken> cancel,
                                         std::function<void(const SubWorkflowEvent&)> on_event) {
-  InvocationOptions invocation;
-  invocation.parent_run_id = call.parent_run_id;
-  invocation.caller_node_id = call.caller;
-  invocation.cancel = std::move(cancel);
-  invocation.on_event = [self = shared_from_this(), call, workflow = request.workflow_name,
-                         steps = StepList(request),
+  InvocationOptions invocation = InvocationFor(call, std::move(cancel));
+  const std::string steps = StepList(request);
+  invocation.on_event = [self = shared_from_this(), call, workflow = request.workflow_name, steps,
                          on_event = std::move(on_event)](const SubWorkflowEvent& event) {
     if (event.response) {
       self->FinishInvocation(call, workflow, steps, Status::Ok(), &*event.response);
@@ -130,7 +133,7 @@ Status PeerOperations::StartEventStream(const CallMeta& call, const SubWorkflowR
     on_event(event);
   };
   Status st = engine_->InvokeAsync(request, std::move(invocation), [](SubWorkflowResponse) {});
-  if (!st.ok()) FinishInvocation(call, request.workflow_name, StepList(request), st, nullptr);
+  if (!st.ok()) FinishInvocation(call, request.workflow_name, steps, st, nullptr);
   return st;
 }
 

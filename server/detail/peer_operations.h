@@ -184,6 +184,8 @@ class PeerOperations : public std::enable_shared_from_this<PeerOperations> {
   [[nodiscard]] std::string LoadHeader() const;
 
  private:
+  static InvocationOptions InvocationFor(const CallMeta& call,
+                                         std::shared_ptr<CancellationToken> cancel);
   void FinishInvocation(const CallMeta& call, const std::string& workflow, const std::string& steps,
                         const Status& status, const SubWorkflowResponse* response) const;
 

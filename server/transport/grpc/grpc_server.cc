@@ -16,6 +16,13 @@
 namespace blazen::server::grpc_transport {
 namespace {
 
+// The host of a listen address as a client dials it (wildcards become 127.0.0.1).
+std::string DialHostOf(const std::string& listen_address) {
+  const auto colon = listen_address.rfind(':');
+  return detail::DialHost(colon == std::string::npos ? listen_address
+                                                     : listen_address.substr(0, colon));
+}
+
 std::shared_ptr<grpc::ServerCredentials> Credentials(const GrpcTransportOptions& options) {
   if (!options.tls) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
@@ -71,12 +78,6 @@ class GrpcTransport final : public ServerTransport {
 };
 
 }  // namespace
-
-std::string DialHostOf(const std::string& listen_address) {
-  const auto colon = listen_address.rfind(':');
-  return detail::DialHost(colon == std::string::npos ? listen_address
-                                                     : listen_address.substr(0, colon));
-}
 
 Result<std::unique_ptr<ServerTransport>> StartGrpcTransport(
     GrpcTransportOptions options, std::shared_ptr<detail::PeerOperations> ops) {

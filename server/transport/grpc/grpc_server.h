@@ -32,7 +32,4 @@ struct GrpcTransportOptions {
 [[nodiscard]] Result<std::unique_ptr<ServerTransport>> StartGrpcTransport(
     GrpcTransportOptions options, std::shared_ptr<detail::PeerOperations> ops);
 
-/// `host` of a listen address as a client dials it (wildcards become 127.0.0.1).
-[[nodiscard]] std::string DialHostOf(const std::string& listen_address);
-
 }  // namespace blazen::server::grpc_transport

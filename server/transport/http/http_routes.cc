@@ -321,12 +321,7 @@ void HttpRoutes::ListenerError(const HttpRequestView& request, int status, HttpR
     default:
       message = "HTTP " + std::to_string(status);
   }
-  const StatusCode code = status == 404   ? StatusCode::kNotFound
-                          : status == 413 ? StatusCode::kResourceExhausted
-                          : status == 416 ? StatusCode::kOutOfRange
-                          : status < 500  ? StatusCode::kInvalidArgument
-                                          : StatusCode::kInternal;
-  reply.Json(status, ErrorBody(Status(code, message)));
+  reply.Json(status, ErrorBody(Status(CodeOfHttp(status), message)));
 }
 
 }  // namespace blazen::server::http_transport

@@ -31,10 +31,10 @@ HttpRequestView ViewOf(const httplib::Request& req) {
   view.path = req.path;
   for (std::size_t i = 1; i < req.matches.size(); ++i) view.captures.push_back(req.matches[i]);
   view.header = [&req](std::string_view name) -> std::optional<std::string_view> {
-    const std::string key(name);
-    if (!req.has_header(key)) return std::nullopt;
-    // httplib keeps headers in a multimap; the first value is the one a handler sees.
-    auto it = req.headers.find(key);
+    // httplib keeps headers in a case-insensitive multimap; the first value is the one a handler
+    // sees.
+    auto it = req.headers.find(std::string(name));
+    if (it == req.headers.end()) return std::nullopt;
     return std::string_view(it->second);
   };
   view.body = req.body;
