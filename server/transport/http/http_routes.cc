@@ -83,10 +83,12 @@ struct RefDownload {
       BLAZEN_LOG_WARN("{}", detail::PeerOperations::LendFailed(plan.key, chunk.status()).message());
       return StreamStep::kAbort;
     }
+    // Counted when handed to the transport, as gRPC does: a client that has read the body must
+    // see it in the next scrape.
+    ops->AddDerefBytes(call, chunk->size());
     if (!sink.Write(reinterpret_cast<const char*>(chunk->data()), chunk->size())) {
       return StreamStep::kAbort;
     }
-    ops->AddDerefBytes(call, chunk->size());
     next += chunk->size();
     return next >= plan.range.end ? StreamStep::kDone : StreamStep::kMore;
   }
