@@ -34,6 +34,34 @@ std::uint64_t MembershipFingerprint(const std::vector<PeerState>& peers) {
 
 }  // namespace
 
+bool PeerLive::Offer(const LoadReport& report) noexcept {
+  std::uint64_t last = seq_.load(std::memory_order_relaxed);
+  do {
+    if (report.seq <= last) return false;
+  } while (!seq_.compare_exchange_weak(last, report.seq, std::memory_order_relaxed));
+  in_flight_.store(report.in_flight, std::memory_order_relaxed);
+  queued_.store(report.queued, std::memory_order_relaxed);
+  max_concurrency_.store(report.max_concurrency, std::memory_order_relaxed);
+  pool_in_use_.store(report.pool_in_use_bytes, std::memory_order_relaxed);
+  pool_budget_.store(report.pool_budget_bytes, std::memory_order_relaxed);
+  resident_.store(report.resident_ref_bytes, std::memory_order_relaxed);
+  capacity_weight_.store(report.capacity_weight, std::memory_order_relaxed);
+  return true;
+}
+
+LoadReport PeerLive::load() const noexcept {
+  LoadReport out;
+  out.seq = seq_.load(std::memory_order_relaxed);
+  out.in_flight = in_flight_.load(std::memory_order_relaxed);
+  out.queued = queued_.load(std::memory_order_relaxed);
+  out.max_concurrency = max_concurrency_.load(std::memory_order_relaxed);
+  out.pool_in_use_bytes = pool_in_use_.load(std::memory_order_relaxed);
+  out.pool_budget_bytes = pool_budget_.load(std::memory_order_relaxed);
+  out.resident_ref_bytes = resident_.load(std::memory_order_relaxed);
+  out.capacity_weight = capacity_weight_.load(std::memory_order_relaxed);
+  return out;
+}
+
 PeerSnapshot::PeerSnapshot(std::vector<PeerState> peers, std::uint64_t version)
     : peers_(std::move(peers)),
       version_(version),

@@ -5,6 +5,7 @@
 // atomically. Writers (discovery, health, load reports) build a whole new snapshot and publish it;
 // every pick reads one snapshot from start to end and makes no RPC.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -17,6 +18,51 @@
 #include "core/status.h"
 
 namespace blazen::client::pool {
+
+/// The figures of one peer that change on every call: this client's calls in flight and the
+/// newest load report. Shared (std::shared_ptr) by every snapshot of the peer, so the pool updates
+/// them without publishing a new snapshot, and a pick reads them live.
+///
+/// Thread-safe: every field is an atomic read or written on its own (relaxed order), so a reader
+/// may see figures of two consecutive reports mixed; each figure is one the peer reported.
+class PeerLive {
+ public:
+  PeerLive() = default;
+  PeerLive(const PeerLive&) = delete;
+  PeerLive& operator=(const PeerLive&) = delete;
+
+  /// A call to the peer starts / ends.
+  void BeginCall() noexcept { outstanding_.fetch_add(1, std::memory_order_relaxed); }
+  void EndCall() noexcept { outstanding_.fetch_sub(1, std::memory_order_relaxed); }
+  /// Calls in flight now.
+  [[nodiscard]] std::uint64_t outstanding() const noexcept {
+    return outstanding_.load(std::memory_order_relaxed);
+  }
+
+  /// Stores `report` when it is newer (higher `seq`) than the last one stored; returns whether it
+  /// was. Reports of concurrent calls may arrive out of order: an older one is dropped.
+  bool Offer(const LoadReport& report) noexcept;
+  /// Forgets the last sequence number, so the next report is taken whatever its `seq` (a peer that
+  /// restarted counts from 1 again).
+  void ResetSequence() noexcept { seq_.store(0, std::memory_order_relaxed); }
+  /// The newest figures (see the class comment); `seq` 0 when none arrived yet.
+  [[nodiscard]] LoadReport load() const noexcept;
+  /// Reported runs executing plus queued.
+  [[nodiscard]] std::uint64_t reported_units() const noexcept {
+    return in_flight_.load(std::memory_order_relaxed) + queued_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint64_t> outstanding_{0};
+  std::atomic<std::uint64_t> seq_{0};
+  std::atomic<std::uint64_t> in_flight_{0};
+  std::atomic<std::uint64_t> queued_{0};
+  std::atomic<std::uint64_t> max_concurrency_{0};
+  std::atomic<std::uint64_t> pool_in_use_{0};
+  std::atomic<std::uint64_t> pool_budget_{0};
+  std::atomic<std::uint64_t> resident_{0};
+  std::atomic<double> capacity_weight_{1.0};
+};
 
 /// What the router knows about one peer. Value type.
 struct PeerState {
@@ -33,15 +79,29 @@ struct PeerState {
   std::map<std::string, std::string> labels;
   /// Relative capacity for weighted routing; a finite number > 0.
   double capacity_weight = 1.0;
-  /// The newest load report the peer sent.
+  /// The newest load report the peer sent, and the calls this client has in flight to it, as
+  /// fixed values (tests, simulations); ignored when `live` is set.
   LoadReport load;
-  /// Calls this client has in flight to the peer.
   std::uint64_t outstanding = 0;
+  /// The live figures the pool keeps (see PeerLive); when set, they replace `load` and
+  /// `outstanding`. Read them through CurrentLoad / Outstanding / LoadUnits.
+  std::shared_ptr<PeerLive> live;
 };
+
+/// The peer's newest load report: live when the pool keeps one, else `peer.load`.
+[[nodiscard]] inline LoadReport CurrentLoad(const PeerState& peer) {
+  return peer.live != nullptr ? peer.live->load() : peer.load;
+}
+
+/// This client's calls in flight to the peer.
+[[nodiscard]] inline std::uint64_t Outstanding(const PeerState& peer) {
+  return peer.live != nullptr ? peer.live->outstanding() : peer.outstanding;
+}
 
 /// The load units the pickers compare: this client's calls in flight plus the peer's reported
 /// running and queued runs.
 [[nodiscard]] inline std::uint64_t LoadUnits(const PeerState& peer) {
+  if (peer.live != nullptr) return peer.live->outstanding() + peer.live->reported_units();
   return peer.outstanding + peer.load.in_flight + peer.load.queued;
 }
 

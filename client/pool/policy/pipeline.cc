@@ -17,6 +17,23 @@ Decision Unavailable(Decision decision, std::string reason) {
 
 }  // namespace
 
+std::string Pipeline::NamesBefore(const PeerSnapshot& snapshot, const RequestTraits& traits,
+                                  std::size_t filter_index) const {
+  // The failure path only: re-run the filters before the one that rejected, to name the peers it
+  // saw (the hot path keeps no copy of the candidates).
+  std::vector<std::size_t> seen(snapshot.size());
+  std::iota(seen.begin(), seen.end(), std::size_t{0});
+  for (std::size_t k = 0; k < filter_index; ++k) filters_[k]->Apply(snapshot, traits, seen);
+  constexpr std::size_t kMaxNamed = 8;
+  std::string out;
+  for (std::size_t n = 0; n < seen.size() && n < kMaxNamed; ++n) {
+    const PeerState& peer = snapshot.peers()[seen[n]];
+    out += (n == 0 ? "" : ", ") + peer.node_id + " (" + peer.endpoint + ")";
+  }
+  if (seen.size() > kMaxNamed) out += " and " + std::to_string(seen.size() - kMaxNamed) + " more";
+  return out;
+}
+
 Pipeline::Pipeline(std::vector<std::unique_ptr<const Filter>> filters,
                    std::unique_ptr<const Picker> picker)
     : filters_(std::move(filters)), picker_(std::move(picker)) {}
@@ -44,9 +61,16 @@ Decision Pipeline::Pick(const PeerSnapshot& snapshot, const RequestTraits& trait
     }
     if (candidates.empty()) {
       decision.rejected_by = std::string(filter->name());
+      const std::string names = NamesBefore(snapshot, traits, static_cast<std::size_t>(&filter - filters_.data()));
+      if (filter->rejection_code() == StatusCode::kResourceExhausted) {
+        decision.code = StatusCode::kResourceExhausted;
+        decision.reason = "every eligible peer is at its limit (filter '" + decision.rejected_by +
+                          "'): " + names;
+        return decision;
+      }
       std::string reason = "no eligible peer: filter '" + decision.rejected_by +
                            "' removed the remaining " + std::to_string(before) + " of " +
-                           std::to_string(snapshot.size()) + " peers";
+                           std::to_string(snapshot.size()) + " peers: " + names;
       return Unavailable(std::move(decision), std::move(reason));
     }
   }

@@ -4,7 +4,9 @@
 // Pipeline built from its policy name (client/pool/policy/policy_registry.h) and calls Pick with
 // the snapshot it loaded for the request.
 
+#include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "client/pool/policy/policy.h"
@@ -27,7 +29,9 @@ class Pipeline {
   /// Chooses a peer of `snapshot` for a request with `traits`. Never fails outright: a Decision
   /// without a peer says why (Decision::code, reason, rejected_by):
   /// - kUnavailable: the snapshot is empty, or the filter named in `rejected_by` removed the last
-  ///   candidates;
+  ///   candidates (the reason names the peers that filter saw);
+  /// - kResourceExhausted: the admission filter (`capacity`) removed the last candidates: every
+  ///   eligible peer is at its limit (named in the reason);
   /// - kInvalidArgument: the picker needs something `traits` lack (consistent_hash: a hash key).
   /// With RequestTraits::record set, Decision::record lists what each filter removed, the
   /// candidates and the picker's scores.
@@ -40,6 +44,10 @@ class Pipeline {
   }
 
  private:
+  // "id (endpoint), ..." of the peers that reached filter `filter_index`.
+  [[nodiscard]] std::string NamesBefore(const PeerSnapshot& snapshot, const RequestTraits& traits,
+                                        std::size_t filter_index) const;
+
   std::vector<std::unique_ptr<const Filter>> filters_;
   std::unique_ptr<const Picker> picker_;
 };

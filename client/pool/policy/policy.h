@@ -63,9 +63,10 @@ struct DecisionRecord {
 struct Decision {
   /// The chosen peer's index in the snapshot; empty when none was chosen.
   std::optional<std::size_t> peer;
-  /// kOk when a peer was chosen; kUnavailable when no peer is eligible (empty snapshot, or the
-  /// filters removed every peer); kInvalidArgument when the request does not fit the policy
-  /// (e.g. `consistent_hash` without a hash key).
+  /// kOk when a peer was chosen; kUnavailable when no peer is eligible (empty snapshot, or a
+  /// filter removed every peer); kResourceExhausted when an admission filter (`capacity`) removed
+  /// the last candidates (every eligible peer is at its limit); kInvalidArgument when the request
+  /// does not fit the policy (e.g. `consistent_hash` without a hash key).
   StatusCode code = StatusCode::kOk;
   /// On success the picker's name; otherwise why no peer was chosen.
   std::string reason;
@@ -91,6 +92,9 @@ class Filter {
 
   /// A short stable name ("health", "steps_labels", ...), used in decisions and records.
   [[nodiscard]] virtual std::string_view name() const = 0;
+  /// The code of a decision this filter leaves without candidates: kUnavailable (no eligible
+  /// peer), or kResourceExhausted for an admission filter (every eligible peer is full).
+  [[nodiscard]] virtual StatusCode rejection_code() const { return StatusCode::kUnavailable; }
   /// Removes from `candidates` (indices into `snapshot.peers()`, ascending) every peer that cannot
   /// serve `traits`, keeping the order of the rest.
   virtual void Apply(const PeerSnapshot& snapshot, const RequestTraits& traits,

@@ -87,6 +87,7 @@ Result<Pipeline> PolicyRegistry::MakePipeline(std::string_view name,
   filters.push_back(std::make_unique<HealthFilter>());
   filters.push_back(std::make_unique<StepsLabelsFilter>());
   filters.push_back(std::make_unique<ResourceFilter>());
+  filters.push_back(std::make_unique<CapacityFilter>(options.capacity));
   return Pipeline(std::move(filters), std::move(picker));
 }
 

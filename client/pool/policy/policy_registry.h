@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "client/pool/policy/capacity_filter.h"
 #include "client/pool/policy/consistent_hash.h"
 #include "client/pool/policy/pipeline.h"
 #include "client/pool/policy/policy.h"
@@ -29,6 +30,7 @@ struct PolicyOptions {
   std::shared_ptr<RandomSource> random;
   std::uint64_t seed = 0x5eed;
   ConsistentHashOptions consistent_hash;
+  CapacityOptions capacity;
 };
 
 /// Makes a picker from options; may fail with kInvalidArgument for options it rejects.
@@ -54,7 +56,7 @@ class PolicyRegistry {
                                                            const PolicyOptions& options) const;
 
   /// The standard pipeline with the picker `name`: filters "health", "steps_labels", "resource",
-  /// in that order. Fails as MakePicker does.
+  /// "capacity" (admission, with `options.capacity`), in that order. Fails as MakePicker does.
   [[nodiscard]] Result<Pipeline> MakePipeline(std::string_view name,
                                               const PolicyOptions& options) const;
 

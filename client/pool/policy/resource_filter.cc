@@ -23,7 +23,7 @@ void ResourceFilter::Apply(const PeerSnapshot& snapshot, const RequestTraits& tr
   if (!traits.device_bytes.has_value()) return;
   const std::uint64_t need = *traits.device_bytes;
   std::erase_if(candidates,
-                [&](std::size_t i) { return !HasRoom(snapshot.peers()[i].load, need); });
+                [&](std::size_t i) { return !HasRoom(CurrentLoad(snapshot.peers()[i]), need); });
 }
 
 }  // namespace blazen::client::pool

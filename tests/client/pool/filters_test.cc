@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "client/pool/policy/capacity_filter.h"
 #include "client/pool/policy/health_filter.h"
 #include "client/pool/policy/resource_filter.h"
 #include "client/pool/policy/steps_labels_filter.h"
@@ -87,6 +88,47 @@ TEST(ResourceFilterTest, KeepsPeersWithEnoughFreePoolBytes) {
   EXPECT_EQ(Kept(ResourceFilter(), *snapshot, traits), (std::vector<std::size_t>{0, 1, 2, 3, 4}));
   traits.device_bytes.reset();
   EXPECT_EQ(Kept(ResourceFilter(), *snapshot, traits).size(), 5u);
+}
+
+TEST(CapacityFilterTest, DerivesTheLimitFromReportedSlotsOrUsesAFixedOne) {
+  auto peers = MakePeers(4);
+  peers[0].load.max_concurrency = 2;  // limit ceil(2 * 1.5) = 3
+  peers[0].outstanding = 2;
+  peers[1].load.max_concurrency = 2;
+  peers[1].outstanding = 3;  // at its limit
+  peers[2].outstanding = 100;  // never reported: no limit
+  peers[3].load.max_concurrency = 1;  // limit ceil(1.5) = 2; at 0.5 per slot: at least 1
+  peers[3].outstanding = 1;
+  auto snapshot = Snap(std::move(peers));
+  CapacityOptions derived;
+  derived.outstanding_per_slot = 1.5;
+  EXPECT_EQ(Kept(CapacityFilter(derived), *snapshot, {}), (std::vector<std::size_t>{0, 2, 3}));
+  CapacityOptions half;
+  half.outstanding_per_slot = 0.5;
+  EXPECT_EQ(CapacityFilter(half).LimitOf(snapshot->peers()[3]), 1u);
+  EXPECT_EQ(Kept(CapacityFilter(half), *snapshot, {}), (std::vector<std::size_t>{2}));
+
+  CapacityOptions fixed;
+  fixed.max_outstanding_per_peer = 3;  // overrides the reports, applies to p2 too
+  EXPECT_EQ(Kept(CapacityFilter(fixed), *snapshot, {}), (std::vector<std::size_t>{0, 3}));
+  EXPECT_EQ(CapacityFilter(fixed).rejection_code(), StatusCode::kResourceExhausted);
+}
+
+TEST(CapacityFilterTest, ReadsTheLiveCountersWhenThePoolKeepsThem) {
+  auto peers = MakePeers(2);
+  auto live = std::make_shared<PeerLive>();
+  peers[0].live = live;
+  peers[0].outstanding = 0;  // ignored: the live figures win
+  auto snapshot = Snap(std::move(peers));
+  CapacityOptions options;
+  options.max_outstanding_per_peer = 2;
+  const CapacityFilter filter(options);
+  EXPECT_EQ(Kept(filter, *snapshot, {}), (std::vector<std::size_t>{0, 1}));
+  live->BeginCall();
+  live->BeginCall();
+  EXPECT_EQ(Kept(filter, *snapshot, {}), (std::vector<std::size_t>{1}));  // same snapshot
+  live->EndCall();
+  EXPECT_EQ(Kept(filter, *snapshot, {}), (std::vector<std::size_t>{0, 1}));
 }
 
 }  // namespace

@@ -101,5 +101,77 @@ TEST(SnapshotHolderTest, ConcurrentPublishAndLoadSeeWholeSnapshotsInOrder) {
   EXPECT_EQ(holder.Load()->version(), kVersions);
 }
 
+TEST(PeerLiveTest, KeepsOnlyNewerReportsAndCountsCalls) {
+  PeerLive live;
+  EXPECT_EQ(live.load().seq, 0u);
+  LoadReport report;
+  report.seq = 5;
+  report.in_flight = 3;
+  report.queued = 2;
+  report.max_concurrency = 4;
+  report.pool_in_use_bytes = 10;
+  report.pool_budget_bytes = 100;
+  report.resident_ref_bytes = 7;
+  report.capacity_weight = 2.5;
+  EXPECT_TRUE(live.Offer(report));
+  EXPECT_EQ(live.load(), report);
+  EXPECT_EQ(live.reported_units(), 5u);
+
+  LoadReport older = report;
+  older.seq = 4;
+  older.in_flight = 99;
+  EXPECT_FALSE(live.Offer(older));  // arrived late: dropped
+  EXPECT_FALSE(live.Offer(report));  // same seq: dropped
+  EXPECT_EQ(live.load().in_flight, 3u);
+
+  live.ResetSequence();  // the peer restarted and counts from 1 again
+  older.seq = 1;
+  EXPECT_TRUE(live.Offer(older));
+  EXPECT_EQ(live.load().in_flight, 99u);
+
+  live.BeginCall();
+  live.BeginCall();
+  live.EndCall();
+  EXPECT_EQ(live.outstanding(), 1u);
+}
+
+TEST(PeerLiveTest, LoadUnitsAndCurrentLoadPreferTheLiveFigures) {
+  PeerState peer;
+  peer.outstanding = 7;
+  peer.load.in_flight = 1;
+  EXPECT_EQ(LoadUnits(peer), 8u);
+  EXPECT_EQ(Outstanding(peer), 7u);
+  peer.live = std::make_shared<PeerLive>();
+  EXPECT_EQ(LoadUnits(peer), 0u);
+  peer.live->BeginCall();
+  LoadReport report;
+  report.seq = 1;
+  report.in_flight = 2;
+  report.queued = 3;
+  peer.live->Offer(report);
+  EXPECT_EQ(LoadUnits(peer), 6u);
+  EXPECT_EQ(Outstanding(peer), 1u);
+  EXPECT_EQ(CurrentLoad(peer).queued, 3u);
+}
+
+TEST(PeerLiveTest, ConcurrentOffersKeepTheHighestSequence) {
+  PeerLive live;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&live, t] {
+      for (std::uint64_t i = 1; i <= 5000; ++i) {
+        LoadReport report;
+        report.seq = i * 4 + static_cast<std::uint64_t>(t);
+        live.Offer(report);
+        live.BeginCall();
+        live.EndCall();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(live.load().seq, 5000u * 4 + 3);
+  EXPECT_EQ(live.outstanding(), 0u);
+}
+
 }  // namespace
 }  // namespace blazen::client::pool

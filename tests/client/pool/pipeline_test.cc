@@ -20,6 +20,7 @@ namespace {
 using ::blazen::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::MakePeers;
 using testing::Snap;
 
@@ -114,6 +115,48 @@ TEST(PipelineTest, EverythingFilteredNamesTheFilter) {
   EXPECT_EQ(decision.record->filters[1].removed, 3u);
 }
 
+TEST(PipelineTest, UnavailableNamesThePeersTheRejectingFilterSaw) {
+  auto peers = MakePeers(3);
+  peers[0].healthy = false;
+  for (auto& peer : peers) peer.step_ids = {"embed"};
+  RequestTraits traits;
+  traits.step_ids = {"search"};
+  const Decision decision = MakeOrDie("random").Pick(*Snap(std::move(peers)), traits);
+  EXPECT_EQ(decision.code, StatusCode::kUnavailable);
+  // p0 was removed by "health" before: only the peers "steps_labels" saw are named.
+  EXPECT_THAT(decision.reason, HasSubstr("p1 (10.0.0.1:50051), p2 (10.0.0.2:50051)"));
+  EXPECT_THAT(decision.reason, Not(HasSubstr("p0")));
+}
+
+TEST(PipelineTest, EveryEligiblePeerAtItsLimitIsResourceExhaustedNamingThem) {
+  auto peers = MakePeers(3);
+  peers[0].load.max_concurrency = 2;  // limit 4 at 2 calls per slot
+  peers[0].outstanding = 4;
+  peers[1].load.max_concurrency = 1;  // limit 2
+  peers[1].outstanding = 2;
+  peers[2].healthy = false;  // not eligible: UNAVAILABLE would name it, overload does not
+  auto snapshot = Snap(std::move(peers));
+  const Pipeline pipeline = MakeOrDie("least_loaded");
+  Decision decision = pipeline.Pick(*snapshot, {});
+  EXPECT_FALSE(decision.picked());
+  EXPECT_EQ(decision.code, StatusCode::kResourceExhausted);
+  EXPECT_EQ(decision.rejected_by, "capacity");
+  EXPECT_EQ(decision.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_THAT(decision.reason, HasSubstr("p0 (10.0.0.0:50051), p1 (10.0.0.1:50051)"));
+  EXPECT_THAT(decision.reason, Not(HasSubstr("p2")));
+
+  // One slot frees up on p1: it is picked.
+  auto freed = MakePeers(3);
+  freed[0].load.max_concurrency = 2;
+  freed[0].outstanding = 4;
+  freed[1].load.max_concurrency = 1;
+  freed[1].outstanding = 1;
+  freed[2].healthy = false;
+  decision = pipeline.Pick(*Snap(std::move(freed)), {});
+  ASSERT_TRUE(decision.picked());
+  EXPECT_EQ(*decision.peer, 1u);
+}
+
 TEST(PipelineTest, ConsistentHashWithoutKeyIsInvalidArgument) {
   const Decision decision = MakeOrDie("consistent_hash").Pick(*Snap(MakePeers(3)), {});
   EXPECT_FALSE(decision.picked());
@@ -135,7 +178,7 @@ TEST(PipelineTest, RecordListsCandidatesAndScores) {
   EXPECT_EQ(record.snapshot_version, 42u);
   EXPECT_EQ(record.peers, 5u);
   EXPECT_THAT(record.candidates, ElementsAre(0u, 1u, 3u, 4u));
-  EXPECT_EQ(record.filters.size(), 3u);
+  EXPECT_EQ(record.filters.size(), 4u);  // health, steps_labels, resource, capacity
   EXPECT_EQ(record.scores.size(), 2u);
 }
 
