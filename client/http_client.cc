@@ -10,8 +10,10 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -25,6 +27,7 @@
 #include "core/http_status.h"
 #include "core/json.h"
 #include "core/json_codec.h"
+#include "core/load_report.h"
 #include "core/peer_description.h"
 #include "core/peer_error.h"
 
@@ -215,6 +218,20 @@ struct HttpPeerClient::Impl {
   HttpClientOptions options;
   ParsedUrl url;
 
+  // Fills CallOptions::trace: the endpoint, the load report header of the answer, and whether the
+  // request never left (the connection could not be made).
+  void RecordTrace(const CallOptions& call, const httplib::Result& result) const {
+    if (call.trace == nullptr) return;
+    call.trace->endpoint = base_url;
+    call.trace->load.reset();
+    call.trace->failed_before_sending = !result && result.error() == httplib::Error::Connection;
+    if (!result) return;
+    const std::string header = result->get_header_value(std::string(kLoadReportHeader));
+    if (header.empty()) return;
+    Result<LoadReport> report = ParseLoadReport(header);
+    if (report.ok()) call.trace->load = *report;
+  }
+
   // A connection for one request of the call in `scope`; the scope's cancel stops it. Shared with
   // the cancel callback, so that a Cancel racing with the end of the call never stops a destroyed
   // client.
@@ -256,6 +273,7 @@ struct HttpPeerClient::Impl {
     auto client = NewConnection(read_timeout, scope);
     httplib::Result result = body ? client->Post(url.prefix + route, Headers(scope), *body, kJson)
                                   : client->Get(url.prefix + route, Headers(scope));
+    RecordTrace(call, result);
     if (!result) {
       scope.ThrowIfInterrupted(what);
       ThrowPeerError(TransportFailure(result.error(), what));
@@ -498,6 +516,52 @@ std::uint64_t HttpPeerClient::DoReleaseScope(const std::string& parent_run_id,
       ParsedAnswer(impl_->Post(route, body, impl_->options.read_timeout, call), route);
   CheckAnswerEnvelope(answer, route);
   return Field<std::uint64_t>(answer, "released", route);
+}
+
+void HttpPeerClient::DoWatchHealth(const std::function<void(bool serving)>& on_change,
+                                   std::chrono::milliseconds poll_interval,
+                                   const CallOptions& call) {
+  // HTTP has no server push: poll /healthz (200 serving, 503 draining) until the connection fails
+  // or the call is cancelled. The wait between polls is a condition wait, so a cancel ends it.
+  struct Wake {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool cancelled = false;
+  };
+  auto wake = std::make_shared<Wake>();
+  const detail::CancelScope cancel_scope(call.cancel, [wake] {
+    std::lock_guard<std::mutex> lock(wake->mu);
+    wake->cancelled = true;
+    wake->cv.notify_all();
+  });
+  const std::chrono::milliseconds interval = std::max(poll_interval, std::chrono::milliseconds(10));
+  std::optional<bool> last;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(wake->mu);
+      if (wake->cancelled) return;
+    }
+    httplib::ClientImpl probe(impl_->url.host, impl_->url.port);
+    std::unique_ptr<httplib::SSLClient> ssl;
+    httplib::ClientImpl* client = &probe;
+    if (impl_->url.tls) {
+      ssl = std::make_unique<httplib::SSLClient>(impl_->url.host, impl_->url.port);
+      if (impl_->options.tls) ThrowIfError(ConfigureClientSsl(*ssl, *impl_->options.tls));
+      ssl->enable_server_certificate_verification(true);
+      client = ssl.get();
+    }
+    client->set_connection_timeout(std::min(impl_->options.connect_timeout, interval * 4));
+    client->set_read_timeout(std::min(impl_->options.read_timeout, interval * 4));
+    httplib::Result result = client->Get(impl_->url.prefix + "/healthz");
+    if (!result) return;  // the peer is gone: the watch ends
+    const bool serving = result->status == 200;
+    if (last != serving) {
+      last = serving;
+      on_change(serving);
+    }
+    std::unique_lock<std::mutex> lock(wake->mu);
+    wake->cv.wait_for(lock, interval, [&] { return wake->cancelled; });
+  }
 }
 
 const std::string& HttpPeerClient::node_id() const { return impl_->node_id; }

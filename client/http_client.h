@@ -139,6 +139,8 @@ class HttpPeerClient final : public PeerClient {
   bool DoReleaseSessionRef(const Uuid& ref, const CallOptions& call) override;
   std::uint64_t DoReleaseScope(const std::string& parent_run_id, const CallOptions& call) override;
   PeerDescription DoDescribePeer(const CallOptions& call) override;
+  void DoWatchHealth(const std::function<void(bool serving)>& on_change,
+                     std::chrono::milliseconds poll_interval, const CallOptions& call) override;
 
   std::unique_ptr<Impl> impl_;
 };

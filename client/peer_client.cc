@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "blazen/peer/v1/blazen_peer.grpc.pb.h"
@@ -19,8 +20,10 @@
 #include "client/detail/grpc_deref.h"
 #include "core/auth.h"
 #include "core/envelope.h"
+#include "core/load_report.h"
 #include "core/peer_error.h"
 #include "core/postcard.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "proto/grpc_status.h"
 #include "proto/proto_convert.h"
 
@@ -37,6 +40,37 @@ void RequireMetadataSafe(std::string_view what, std::string_view value) {
 
 [[noreturn]] void ThrowCallFailure(const grpc::Status& status, const grpc::ClientContext& context) {
   ThrowPeerError(grpc_util::FromGrpcStatus(status, context));
+}
+
+// Whether a failed call never left this client: gRPC fails a call at once, without sending it,
+// when its channel cannot connect (it does not wait for the connection: no wait_for_ready). gRPC
+// has no structured field for this, so the status message is read; anything else, a broken
+// connection mid-call included, counts as maybe sent.
+bool NeverSent(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+  const std::string& message = status.error_message();
+  for (std::string_view marker :
+       {"failed to connect", "Failed to connect", "Connection refused", "DNS resolution failed",
+        "empty address list", "No address added out of total"}) {
+    if (message.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Fills CallOptions::trace after a call: the endpoint, the load report of the peer's trailing
+// metadata (when the call got that far) and whether the call never left.
+void RecordTrace(const CallOptions& call, const std::string& endpoint,
+                 const grpc::ClientContext& context, const grpc::Status& status) {
+  if (call.trace == nullptr) return;
+  call.trace->endpoint = endpoint;
+  call.trace->failed_before_sending = NeverSent(status);
+  call.trace->load.reset();
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto it = trailers.find(std::string(kLoadReportHeader));
+  if (it == trailers.end()) return;
+  Result<LoadReport> report =
+      ParseLoadReport(std::string_view(it->second.data(), it->second.size()));
+  if (report.ok()) call.trace->load = *report;
 }
 
 pb::PostcardRequest ToEnvelope(const ByteVector& payload) {
@@ -60,6 +94,7 @@ pb::PostcardResponse CallPostcard(detail::GrpcClientCore& core, Rpc rpc, const B
   const detail::CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
   pb::PostcardResponse response;
   const grpc::Status status = (core.stub.get()->*rpc)(&context, ToEnvelope(payload), &response);
+  RecordTrace(call, core.endpoint, context, status);
   if (!status.ok()) ThrowCallFailure(status, context);
   return response;
 }
@@ -144,6 +179,7 @@ SubWorkflowResponse BlazenPeerClient::DoStreamSubWorkflowEvents(
   }
   if (!local.ok()) context.TryCancel();
   const grpc::Status finished = reader->Finish();
+  RecordTrace(call, impl_->endpoint, context, finished);
   ThrowIfError(local);
   if (!finished.ok()) ThrowCallFailure(finished, context);
   if (!final_response.has_value()) {
@@ -185,6 +221,7 @@ std::uint64_t BlazenPeerClient::DoReleaseScope(const std::string& parent_run_id,
   const detail::CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
   pb::ReleaseScopeResponse response;
   const grpc::Status status = impl_->stub->ReleaseScope(&context, request, &response);
+  RecordTrace(call, impl_->endpoint, context, status);
   if (!status.ok()) ThrowCallFailure(status, context);
   ThrowIfError(CheckEnvelopeVersion(response.envelope_version()));
   return response.released();
@@ -199,9 +236,42 @@ PeerDescription BlazenPeerClient::DoDescribePeer(const CallOptions& call) {
   const detail::CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
   pb::DescribePeerResponse response;
   const grpc::Status status = impl_->stub->DescribePeer(&context, request, &response);
+  RecordTrace(call, impl_->endpoint, context, status);
   if (!status.ok()) ThrowCallFailure(status, context);
   ThrowIfError(CheckEnvelopeVersion(response.envelope_version()));
   return proto_convert::FromProto(response);
+}
+
+void BlazenPeerClient::DoWatchHealth(const std::function<void(bool serving)>& on_change,
+                                     std::chrono::milliseconds /*poll_interval*/,
+                                     const CallOptions& call) {
+  namespace health = ::grpc::health::v1;
+  // The standard health service: one server stream per watch, an answer at once and on every
+  // change. The stub is made per watch (watches are rare; calls do not pay for it).
+  const auto stub = health::Health::NewStub(impl_->main->channel);
+  grpc::ClientContext context;
+  impl_->Prepare(context, CallOptions{}, std::nullopt);  // a watch has no deadline
+  const detail::CancelScope cancel_scope(call.cancel, [&context] { context.TryCancel(); });
+  if (call.cancel != nullptr && call.cancel->cancelled()) return;
+  health::HealthCheckRequest request;  // service "": the whole server
+  std::unique_ptr<grpc::ClientReader<health::HealthCheckResponse>> reader =
+      stub->Watch(&context, request);
+  health::HealthCheckResponse answer;
+  std::optional<bool> last;
+  try {
+    while (reader->Read(&answer)) {
+      const bool serving = answer.status() == health::HealthCheckResponse::SERVING;
+      if (last != serving) {
+        last = serving;
+        on_change(serving);
+      }
+    }
+  } catch (...) {
+    context.TryCancel();
+    reader->Finish();
+    throw;
+  }
+  reader->Finish();
 }
 
 }  // namespace blazen::client

@@ -13,8 +13,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/deref_sink.h"
+#include "core/load_report.h"
 #include "core/peer_description.h"
 #include "core/uuid.h"
 #include "core/wire_types.h"
@@ -49,6 +51,23 @@ class CallCancel {
   std::map<std::uint64_t, std::function<void()>> callbacks_;
 };
 
+/// What one call learned about where and how it ran; see CallOptions::trace. Plain value type.
+struct CallTrace {
+  /// The node id of the peer that served the call (filled by a PeerPool, which learns it from
+  /// DescribePeer; a single client leaves it empty) and its endpoint.
+  std::string node_id;
+  std::string endpoint;
+  /// The load report the peer's answer carried (gRPC trailing metadata / HTTP header
+  /// `x-blazen-load`), when it carried a valid one.
+  std::optional<LoadReport> load;
+  /// True when the call failed before its request reached the peer (the connection could not be
+  /// made): nothing ran there, so a router may safely send the call elsewhere.
+  bool failed_before_sending = false;
+  /// PeerPool: every peer the call was sent to, in order, as "node_id (endpoint)"; more than one
+  /// when it was retried.
+  std::vector<std::string> tried;
+};
+
 /// Per-call settings. Plain value type.
 struct CallOptions {
   /// Deadline of this call (for DerefTo: of the whole transfer, resumes included); overrides
@@ -59,6 +78,12 @@ struct CallOptions {
   std::optional<std::string> parent_run_id;
   /// When set, CallCancel::Cancel() on it cancels this call.
   std::shared_ptr<CallCancel> cancel;
+  /// When set, the client fills it in (also when the call throws); not owned, must outlive the
+  /// call. Not for calls running concurrently with the same options.
+  CallTrace* trace = nullptr;
+  /// PeerPool: the call may run twice without harm (retried after a failure that may have
+  /// reached a step). Single clients ignore it.
+  bool idempotent = false;
 };
 
 /// Progress of a DerefTo: bytes received so far and the payload size.
@@ -187,6 +212,16 @@ class PeerClient {
     return DoDescribePeer(call);
   }
 
+  /// Watches the peer's serving state: calls `on_change(serving)` with the first state it learns
+  /// and on every change, on the calling thread, until the watch ends; returns when it ends: the
+  /// connection broke or could not be made, or `call.cancel` was cancelled. Never throws for
+  /// those (an exception from `on_change` propagates). gRPC: the standard health service's
+  /// Watch stream; HTTP: `GET /healthz` every `poll_interval`.
+  void WatchHealth(const std::function<void(bool serving)>& on_change,
+                   std::chrono::milliseconds poll_interval, const CallOptions& call = {}) {
+    DoWatchHealth(on_change, poll_interval, call);
+  }
+
   /// This caller's node id, as given when the client was made.
   [[nodiscard]] virtual const std::string& node_id() const = 0;
   /// Where the client talks to: the gRPC endpoint as given to BlazenPeerClient::Connect, or the
@@ -212,6 +247,8 @@ class PeerClient {
   virtual std::uint64_t DoReleaseScope(const std::string& parent_run_id,
                                        const CallOptions& call) = 0;
   virtual PeerDescription DoDescribePeer(const CallOptions& call) = 0;
+  virtual void DoWatchHealth(const std::function<void(bool serving)>& on_change,
+                             std::chrono::milliseconds poll_interval, const CallOptions& call) = 0;
 };
 
 }  // namespace blazen::client

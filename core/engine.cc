@@ -428,6 +428,8 @@ Status Engine::InvokeAsync(const SubWorkflowRequest& request, InvocationOptions 
 
   {
     std::lock_guard lock(impl_->mu);
+    // Routers read this message as "refused before running" and resend the call elsewhere
+    // (client/pool/peer_pool.cc): keep it.
     if (!impl_->accepting) return Status::Unavailable("peer is shutting down");
     impl_->active.insert(run);
   }

@@ -12,6 +12,7 @@ PACKAGES=(
   pybind11-dev python3-dev python3-pytest python3-numpy python3-grpcio python3-protobuf
   python3-setuptools python3-wheel python3-pip python3-venv
   libcpp-httplib-dev libssl-dev openssl curl
+  etcd-server
 )
 
 missing=()

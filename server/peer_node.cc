@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "client/pool/discovery/etcd_registration.h"
 #include "core/builtin_steps.h"
 #include "core/logging.h"
 #include "server/detail/peer_operations.h"
@@ -30,6 +31,8 @@ struct PeerNode::Impl {
   std::vector<std::unique_ptr<ServerTransport>> transports;
   ServerTransport* grpc = nullptr;
   ServerTransport* http = nullptr;
+  // The etcd registration (with PeerNodeOptions::etcd_url), stopped first at shutdown.
+  std::unique_ptr<client::pool::EtcdRegistration> registration;
 
   std::once_flag shutdown_once;
   std::mutex mu;
@@ -38,6 +41,7 @@ struct PeerNode::Impl {
 
   Status BuildCore();
   Status StartTransports();
+  Status Register();
 };
 
 namespace {
@@ -118,13 +122,29 @@ Status PeerNode::Impl::StartTransports() {
   return Status::Ok();
 }
 
+Status PeerNode::Impl::Register() {
+  if (!options.etcd_url) return Status::Ok();
+  client::pool::EtcdRegistrationOptions etcd;
+  etcd.etcd_url = *options.etcd_url;
+  etcd.prefix = options.etcd_prefix;
+  etcd.ttl = options.etcd_ttl;
+  etcd.self.endpoint = options.advertise_endpoint.value_or(grpc->endpoint());
+  etcd.self.node_id = options.node_id;
+  etcd.self.labels = options.labels;
+  etcd.self.capacity_weight = options.capacity_weight.value_or(DefaultCapacityWeight(*runtime));
+  BLAZEN_ASSIGN_OR_RETURN(registration, client::pool::EtcdRegistration::Start(std::move(etcd)));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<PeerNode>> PeerNode::Start(PeerNodeOptions options) {
   if (options.node_id.empty()) return Status::InvalidArgument("node id must not be empty");
   if (options.token && options.token->empty()) options.token.reset();
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   BLAZEN_RETURN_IF_ERROR(impl->BuildCore());
-  if (Status st = impl->StartTransports(); !st.ok()) {
+  Status st = impl->StartTransports();
+  if (st.ok()) st = impl->Register();
+  if (!st.ok()) {
     for (auto& transport : impl->transports) {
       transport->Shutdown(std::chrono::system_clock::now());
     }
@@ -155,6 +175,8 @@ const PeerNodeOptions& PeerNode::options() const { return impl_->options; }
 
 void PeerNode::Shutdown(std::chrono::milliseconds grace) {
   std::call_once(impl_->shutdown_once, [this, grace] {
+    // Leave the fleet first, so that routers stop sending before the drain.
+    if (impl_->registration != nullptr) impl_->registration->Stop();
     BLAZEN_LOG_INFO("[{}] shutting down (grace {} ms, {} runs in flight)", impl_->options.node_id,
                     grace.count(), impl_->engine->active_runs());
     for (auto& transport : impl_->transports) transport->BeginShutdown();

@@ -62,6 +62,21 @@ struct PeerNodeOptions {
   /// Relative capacity for weighted routing; unset: 1 on the host fallback, the GPU's memory in
   /// units of 16 GiB (at least 1) on a CUDA device. Must be positive.
   std::optional<double> capacity_weight;
+  /// When set: register this peer in etcd (`http://HOST:PORT` or `etcd://HOST:PORT`, plain
+  /// HTTP) once serving, as `<etcd_prefix>/<node_id>` = {"endpoint","node_id","labels",
+  /// "capacity_weight"} under a lease of `etcd_ttl`, renewed while the node runs; Shutdown
+  /// deletes the key first, so routers stop sending before the drain. Start fails with
+  /// kUnavailable when etcd does not answer. Routers find the peer with the discovery URL
+  /// `etcd://HOST:PORT<etcd_prefix>`.
+  std::optional<std::string> etcd_url;
+  /// Key prefix of the etcd registration.
+  std::string etcd_prefix = "/blazen/peers";
+  /// Lease TTL of the etcd registration: how long the key outlives a node that died.
+  std::chrono::seconds etcd_ttl{2};
+  /// The endpoint registered in etcd; unset: the gRPC endpoint as a client dials it
+  /// (`http://HOST:PORT`, `https://` with TLS; a wildcard listen host becomes 127.0.0.1, so set
+  /// this when routers run on other hosts).
+  std::optional<std::string> advertise_endpoint;
   /// Benchmark aid: blazen::busy sleeps `slowdown` times the time it is asked for (> 0), to model
   /// a slower host.
   double slowdown = 1.0;

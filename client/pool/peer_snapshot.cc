@@ -49,6 +49,27 @@ bool PeerLive::Offer(const LoadReport& report) noexcept {
   return true;
 }
 
+void PeerLive::RecordLatency(double ms) noexcept {
+  if (!(ms >= 0.0)) return;  // NaN or negative: not a latency
+  constexpr double kAlpha = 0.1;
+  double current = latency_ms_.load(std::memory_order_relaxed);
+  double next = 0.0;
+  do {
+    next = current == 0.0 ? ms : current + kAlpha * (ms - current);
+  } while (!latency_ms_.compare_exchange_weak(current, next, std::memory_order_relaxed));
+  latency_at_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                       std::memory_order_relaxed);
+}
+
+double PeerLive::latency_ms() const noexcept {
+  const double latency = latency_ms_.load(std::memory_order_relaxed);
+  if (latency == 0.0) return 0.0;
+  const std::chrono::steady_clock::duration since(
+      std::chrono::steady_clock::now().time_since_epoch().count() -
+      latency_at_ns_.load(std::memory_order_relaxed));
+  return since > kLatencyTtl ? 0.0 : latency;
+}
+
 LoadReport PeerLive::load() const noexcept {
   LoadReport out;
   out.seq = seq_.load(std::memory_order_relaxed);

@@ -5,7 +5,9 @@
 // atomically. Writers (discovery, health, load reports) build a whole new snapshot and publish it;
 // every pick reads one snapshot from start to end and makes no RPC.
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -47,6 +49,18 @@ class PeerLive {
   void ResetSequence() noexcept { seq_.store(0, std::memory_order_relaxed); }
   /// The newest figures (see the class comment); `seq` 0 when none arrived yet.
   [[nodiscard]] LoadReport load() const noexcept;
+  /// Records the latency of a call the peer completed: an exponentially weighted moving average
+  /// (weight 0.1 for the newest sample), so a peer that turns slow is seen within tens of calls
+  /// while one slow call moves it little.
+  void RecordLatency(double ms) noexcept;
+  /// The moving average of completed calls' latency in milliseconds; 0 before the first, and 0
+  /// again once no call completed for kLatencyTtl: a peer the router avoided for being slow is
+  /// then compared on load alone, gets calls again, and its latency is measured anew (without it,
+  /// one slow spell would keep a peer out for good).
+  [[nodiscard]] double latency_ms() const noexcept;
+  /// Forgets the latency (a peer that restarted).
+  void ResetLatency() noexcept { latency_ms_.store(0.0, std::memory_order_relaxed); }
+  static constexpr std::chrono::milliseconds kLatencyTtl{2000};
   /// Reported runs executing plus queued.
   [[nodiscard]] std::uint64_t reported_units() const noexcept {
     return in_flight_.load(std::memory_order_relaxed) + queued_.load(std::memory_order_relaxed);
@@ -62,6 +76,8 @@ class PeerLive {
   std::atomic<std::uint64_t> pool_budget_{0};
   std::atomic<std::uint64_t> resident_{0};
   std::atomic<double> capacity_weight_{1.0};
+  std::atomic<double> latency_ms_{0.0};
+  std::atomic<std::int64_t> latency_at_ns_{0};  // steady_clock time of the last RecordLatency
 };
 
 /// What the router knows about one peer. Value type.
@@ -98,11 +114,21 @@ struct PeerState {
   return peer.live != nullptr ? peer.live->outstanding() : peer.outstanding;
 }
 
-/// The load units the pickers compare: this client's calls in flight plus the peer's reported
-/// running and queued runs.
+/// The moving average latency of the peer's completed calls (PeerLive::latency_ms); 0 when unknown
+/// (no live figures, or no call completed yet).
+[[nodiscard]] inline double LatencyMs(const PeerState& peer) {
+  return peer.live != nullptr ? peer.live->latency_ms() : 0.0;
+}
+
+/// The load units the pickers compare: the larger of this client's calls in flight and the runs
+/// the peer last reported running or queued. Not their sum: the report counts this client's calls
+/// too, so a sum would count each of them twice (and an idle peer's +1 in the scores would weigh
+/// half as much). The report adds what other clients send; our own count is never stale.
 [[nodiscard]] inline std::uint64_t LoadUnits(const PeerState& peer) {
-  if (peer.live != nullptr) return peer.live->outstanding() + peer.live->reported_units();
-  return peer.outstanding + peer.load.in_flight + peer.load.queued;
+  if (peer.live != nullptr) {
+    return std::max(peer.live->outstanding(), peer.live->reported_units());
+  }
+  return std::max(peer.outstanding, peer.load.in_flight + peer.load.queued);
 }
 
 /// An immutable set of peers with a version. Made only by Make, shared as

@@ -95,6 +95,11 @@ class RecordingClient final : public PeerClient {
     d.node_id = "recorded";
     return d;
   }
+  void DoWatchHealth(const std::function<void(bool)>& on_change, std::chrono::milliseconds,
+                     const CallOptions& call) override {
+    Record("watch_health", call);
+    on_change(true);
+  }
 
   void Record(std::string what, const CallOptions& call) {
     calls.push_back(std::move(what));

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // HealthFilter ("health"): keeps only peers marked healthy in the snapshot (health checking and
-// outlier ejection set the flag; the filter only reads it).
+// outlier ejection set the flag; the filter only reads it) that the request does not exclude
+// (RequestTraits::exclude_endpoints: peers a retried call already tried; only_endpoint: a
+// request pinned to one peer).
 
 #include "client/pool/policy/policy.h"
 

@@ -61,11 +61,12 @@ Decision Pipeline::Pick(const PeerSnapshot& snapshot, const RequestTraits& trait
     }
     if (candidates.empty()) {
       decision.rejected_by = std::string(filter->name());
-      const std::string names = NamesBefore(snapshot, traits, static_cast<std::size_t>(&filter - filters_.data()));
+      const std::string names =
+          NamesBefore(snapshot, traits, static_cast<std::size_t>(&filter - filters_.data()));
       if (filter->rejection_code() == StatusCode::kResourceExhausted) {
         decision.code = StatusCode::kResourceExhausted;
-        decision.reason = "every eligible peer is at its limit (filter '" + decision.rejected_by +
-                          "'): " + names;
+        decision.reason =
+            "every eligible peer is at its limit (filter '" + decision.rejected_by + "'): " + names;
         return decision;
       }
       std::string reason = "no eligible peer: filter '" + decision.rejected_by +

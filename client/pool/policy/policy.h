@@ -29,6 +29,12 @@ struct RequestTraits {
   std::optional<std::uint64_t> device_bytes;
   /// Key for consistent hashing (e.g. a session id); required by `consistent_hash`.
   std::optional<std::string> hash_key;
+  /// Endpoints this request must not go to (a retry never goes to a peer the call already
+  /// tried); the "health" filter removes them.
+  std::vector<std::string> exclude_endpoints;
+  /// When set, only the peer at this endpoint may serve the request (e.g. the holder of a ref the
+  /// request reads); the "health" filter removes the others.
+  std::optional<std::string> only_endpoint;
   /// Fill Decision::record (costs allocations; leave off on the hot path).
   bool record = false;
 };

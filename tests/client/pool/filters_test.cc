@@ -95,8 +95,8 @@ TEST(CapacityFilterTest, DerivesTheLimitFromReportedSlotsOrUsesAFixedOne) {
   peers[0].load.max_concurrency = 2;  // limit ceil(2 * 1.5) = 3
   peers[0].outstanding = 2;
   peers[1].load.max_concurrency = 2;
-  peers[1].outstanding = 3;  // at its limit
-  peers[2].outstanding = 100;  // never reported: no limit
+  peers[1].outstanding = 3;           // at its limit
+  peers[2].outstanding = 100;         // never reported: no limit
   peers[3].load.max_concurrency = 1;  // limit ceil(1.5) = 2; at 0.5 per slot: at least 1
   peers[3].outstanding = 1;
   auto snapshot = Snap(std::move(peers));

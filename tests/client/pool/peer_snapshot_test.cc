@@ -120,7 +120,7 @@ TEST(PeerLiveTest, KeepsOnlyNewerReportsAndCountsCalls) {
   LoadReport older = report;
   older.seq = 4;
   older.in_flight = 99;
-  EXPECT_FALSE(live.Offer(older));  // arrived late: dropped
+  EXPECT_FALSE(live.Offer(older));   // arrived late: dropped
   EXPECT_FALSE(live.Offer(report));  // same seq: dropped
   EXPECT_EQ(live.load().in_flight, 3u);
 
@@ -139,18 +139,22 @@ TEST(PeerLiveTest, LoadUnitsAndCurrentLoadPreferTheLiveFigures) {
   PeerState peer;
   peer.outstanding = 7;
   peer.load.in_flight = 1;
-  EXPECT_EQ(LoadUnits(peer), 8u);
+  EXPECT_EQ(LoadUnits(peer), 7u);  // the larger of our calls and the report, not their sum
+  peer.load.queued = 9;
+  EXPECT_EQ(LoadUnits(peer), 10u);  // other clients' runs show in the report
   EXPECT_EQ(Outstanding(peer), 7u);
   peer.live = std::make_shared<PeerLive>();
   EXPECT_EQ(LoadUnits(peer), 0u);
   peer.live->BeginCall();
+  peer.live->BeginCall();
+  EXPECT_EQ(LoadUnits(peer), 2u);  // no report yet: our own count
   LoadReport report;
   report.seq = 1;
   report.in_flight = 2;
   report.queued = 3;
   peer.live->Offer(report);
-  EXPECT_EQ(LoadUnits(peer), 6u);
-  EXPECT_EQ(Outstanding(peer), 1u);
+  EXPECT_EQ(LoadUnits(peer), 5u);
+  EXPECT_EQ(Outstanding(peer), 2u);
   EXPECT_EQ(CurrentLoad(peer).queued, 3u);
 }
 

@@ -109,6 +109,48 @@ TEST(LeastLoadedPickerTest, HeavilyLoadedPeerIsAlmostNeverPicked) {
     EXPECT_NEAR(counts[i], kPicks / 3.0, 0.05 * kPicks / 3.0);
 }
 
+TEST(LeastLoadedPickerTest, ASlowPeerCostsMorePerCallThanItsOutstandingCountSays) {
+  // Equal loads, one peer four times slower: its expected time per call is four times larger.
+  std::vector<PeerState> peers = MakePeers(2);
+  for (auto& peer : peers) peer.live = std::make_shared<PeerLive>();
+  LoadReport slots;
+  slots.seq = 1;
+  slots.max_concurrency = 4;
+  for (auto& peer : peers) peer.live->Offer(slots);
+  peers[0].live->RecordLatency(20);
+  peers[1].live->RecordLatency(80);
+  auto snapshot = Snap(peers);
+  LeastLoadedPicker picker(MakeRandomSource(3));
+  EXPECT_EQ(Tally(picker, *snapshot, 200)[1], 0);
+  // Once the fast one has four times its slots in flight, the slow idle one is the cheaper way:
+  // 80 ms x (1 + 1/4) = 100 < 20 ms x (1 + 17/4) = 105.
+  for (int i = 0; i < 16; ++i) peers[0].live->BeginCall();
+  EXPECT_EQ(Tally(picker, *snapshot, 200)[0], 0);
+  // A moving average: a peer that recovers is seen within tens of calls.
+  for (int i = 0; i < 30; ++i) peers[1].live->RecordLatency(20);
+  EXPECT_LT(peers[1].live->latency_ms(), 25.0);
+  // Within a factor 2, latencies are noise: equal loads then split the picks.
+  std::vector<PeerState> close = MakePeers(2);
+  for (auto& peer : close) peer.live = std::make_shared<PeerLive>();
+  close[0].live->RecordLatency(20);
+  close[1].live->RecordLatency(35);
+  const auto counts = Tally(picker, *Snap(close), 2000);
+  EXPECT_GT(counts[1], 800);
+}
+
+TEST(LeastLoadedPickerTest, APeerWithoutALatencyIsComparedOnLoadAlone) {
+  std::vector<PeerState> peers = MakePeers(2);
+  for (auto& peer : peers) peer.live = std::make_shared<PeerLive>();
+  peers[0].live->RecordLatency(1000);  // only one peer has a latency: it does not count
+  peers[0].live->BeginCall();
+  auto snapshot = Snap(peers);
+  LeastLoadedPicker picker(MakeRandomSource(4));
+  EXPECT_EQ(Tally(picker, *snapshot, 100)[0], 0);
+  peers[1].live->BeginCall();
+  peers[1].live->BeginCall();
+  EXPECT_EQ(Tally(picker, *snapshot, 100)[1], 0);
+}
+
 // Each pick adds one outstanding call to the chosen peer (no call completes), as a burst would:
 // the picker must spread load in proportion to capacity.
 std::vector<std::uint64_t> PlaceBurst(const Picker& picker, std::vector<PeerState> peers,

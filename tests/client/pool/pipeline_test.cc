@@ -20,8 +20,8 @@ namespace {
 using ::blazen::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::MakePeers;
+using ::testing::Not;
 using testing::Snap;
 
 Pipeline MakeOrDie(std::string_view name, const PolicyOptions& options = {}) {
