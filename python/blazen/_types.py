@@ -189,16 +189,45 @@ class RemoteRefDescriptor(_Descriptor):
 
 
 @_final
+class ServedBy:
+    """Which peer served a call: its node id, its endpoint, and every peer the call was sent to
+    (more than one when a pool retried it elsewhere)."""
+
+    __slots__ = ("node_id", "endpoint", "tried")
+
+    def __init__(self, node_id: str, endpoint: str, tried: list[str] | None = None) -> None:
+        self.node_id = node_id
+        self.endpoint = endpoint
+        self.tried = list(tried or [])
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ServedBy) and self.node_id == other.node_id
+                and self.endpoint == other.endpoint)
+
+    def __hash__(self) -> int:
+        return hash((self.node_id, self.endpoint))
+
+    def __str__(self) -> str:
+        return f"{self.node_id or '?'} ({self.endpoint})"
+
+    def __repr__(self) -> str:
+        return f"ServedBy(node_id={self.node_id!r}, endpoint={self.endpoint!r})"
+
+
+@_final
 class SubWorkflowResponse:
     """The outcome of a sub-workflow. ``error`` set means the remote run failed."""
 
-    __slots__ = ("_envelope_version", "_state_json", "_result_json", "_remote_refs", "_error")
+    __slots__ = ("_envelope_version", "_state_json", "_result_json", "_remote_refs", "_error",
+                 "_peer")
     __init__ = _no_constructor("SubWorkflowResponse")
 
     @classmethod
     def _from_native(cls, raw: tuple) -> "SubWorkflowResponse":
         response = object.__new__(cls)
-        envelope, state, result, refs, error = raw
+        envelope, state, result, refs, error = raw[:5]
+        # Invocations add the peer that served them: (node_id, endpoint, peers tried).
+        response._peer = ServedBy(*raw[5:8]) if len(raw) >= 8 else None
         response._envelope_version = envelope
         response._state_json = state
         response._result_json = result
@@ -212,6 +241,12 @@ class SubWorkflowResponse:
     @property
     def envelope_version(self) -> int:
         return self._envelope_version
+
+    @property
+    def peer(self) -> "ServedBy | None":
+        """The peer that ran the sub-workflow (a :class:`PeerPool` names it; a single client
+        gives its endpoint and an empty node id)."""
+        return self._peer
 
     @property
     def error(self) -> str | None:

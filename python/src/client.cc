@@ -2,9 +2,9 @@
 // One binding of the C++ PeerClient interface, whatever the transport: blocking calls that release
 // the GIL and take a CallCancel, which the Python package cancels when the asyncio awaitable
 // wrapping the call is cancelled (the call stops on the wire too). `connect` picks the transport
-// from the URL (ConnectPeer); `new_http` makes the HTTP/JSON client of upstream's HttpPeerClient,
-// whose upstream-shaped deref/release answers (`deref_response`, `release_response`) carry the
-// peer's envelope version.
+// from the URL (ConnectPeer); `new_pool` makes a PeerPool over many peers; `new_http` makes the
+// HTTP/JSON client of upstream's HttpPeerClient, whose upstream-shaped deref/release answers
+// (`deref_response`, `release_response`) carry the peer's envelope version.
 
 #include <pybind11/stl.h>
 
@@ -20,6 +20,7 @@
 #include "client/deref_sink.h"
 #include "client/http_client.h"
 #include "client/peer_client_interface.h"
+#include "client/pool/peer_pool.h"
 #include "core/peer_error.h"
 #include "core/tls.h"
 #include "core/uuid.h"
@@ -44,6 +45,15 @@ struct ClientBox {
   ClientBox(const ClientBox&) = delete;
   ClientBox& operator=(const ClientBox&) = delete;
   ~ClientBox() { ResetWithoutGil(client); }
+
+  client::pool::PeerPool& pool() const {
+    auto* pool = dynamic_cast<client::pool::PeerPool*>(client.get());
+    if (pool == nullptr) {
+      throw InvalidArgumentError(StatusCode::kInvalidArgument,
+                                 "this call needs a peer pool (new_pool)");
+    }
+    return *pool;
+  }
 
   client::HttpPeerClient& http() const {
     auto* http = dynamic_cast<client::HttpPeerClient*>(client.get());
@@ -99,6 +109,29 @@ std::unique_ptr<ClientBox> Connect(const std::string& url, std::string node_id,
   return box;
 }
 
+std::unique_ptr<ClientBox> NewPool(std::vector<std::string> endpoints, std::string discover,
+                                   std::string node_id, std::string policy,
+                                   std::optional<ClientTlsConfig> tls, Parent token,
+                                   Seconds connect_timeout_s, Seconds default_deadline_s,
+                                   Parent parent_run_id, Seconds startup_wait_s) {
+  client::pool::PeerPoolOptions options;
+  options.endpoints = std::move(endpoints);
+  options.discover = std::move(discover);
+  options.policy = std::move(policy);
+  options.connect.tls = std::move(tls);
+  options.connect.token = std::move(token);
+  options.connect.parent_run_id = std::move(parent_run_id);
+  if (connect_timeout_s.has_value()) options.connect.connect_timeout = Millis(*connect_timeout_s);
+  if (default_deadline_s.has_value()) {
+    options.connect.default_deadline = Millis(*default_deadline_s);
+  }
+  if (startup_wait_s.has_value()) options.startup_wait = Millis(*startup_wait_s);
+  auto box = std::make_unique<ClientBox>();
+  box->client = Unlocked(
+      [&] { return client::pool::PeerPool::Make(std::move(options), std::move(node_id)); });
+  return box;
+}
+
 std::unique_ptr<ClientBox> NewHttp(std::string base_url, std::string node_id,
                                    std::optional<ClientTlsConfig> tls, Parent token,
                                    Parent parent_run_id) {
@@ -120,10 +153,14 @@ py::tuple Invoke(ClientBox& box, std::string workflow_name, std::vector<std::str
   request.step_ids = std::move(step_ids);
   request.input_json = std::move(input_json);
   request.timeout_secs = timeout_secs;
-  const CallOptions call = MakeCall(cancel, deadline_s, std::move(parent_run_id));
+  CallOptions call = MakeCall(cancel, deadline_s, std::move(parent_run_id));
+  client::CallTrace trace;
+  call.trace = &trace;
   const SubWorkflowResponse response =
       Unlocked([&] { return box.client->InvokeSubWorkflow(request, call); });
-  return ResponseTuple(response);
+  // ResponseTuple plus the peer that served it: (node_id, endpoint, peers tried).
+  return py::tuple(ResponseTuple(response) +
+                   py::make_tuple(trace.node_id, trace.endpoint, trace.tried));
 }
 
 py::bytes Bytes(const std::vector<std::uint8_t>& payload) {
@@ -235,6 +272,21 @@ void BindClient(py::module_& m) {
   c.def_static("connect", &Connect, py::arg("url"), py::arg("node_id"), py::arg("tls") = py::none(),
                py::arg("token") = py::none(), py::arg("connect_timeout_s") = py::none(),
                py::arg("default_deadline_s") = py::none(), py::arg("parent_run_id") = py::none());
+  c.def_static("new_pool", &NewPool, py::arg("endpoints"), py::arg("discover"), py::arg("node_id"),
+               py::arg("policy"), py::arg("tls") = py::none(), py::arg("token") = py::none(),
+               py::arg("connect_timeout_s") = py::none(),
+               py::arg("default_deadline_s") = py::none(), py::arg("parent_run_id") = py::none(),
+               py::arg("startup_wait_s") = py::none());
+  c.def("pool_json", [](const ClientBox& box) { return box.pool().DescribeJson(); });
+  c.def("pool_metrics_text", [](const ClientBox& box) { return box.pool().MetricsText(); });
+  c.def("pool_policy", [](const ClientBox& box) { return box.pool().policy(); });
+  c.def(
+      "pool_wait_for_healthy",
+      [](const ClientBox& box, std::size_t count, double timeout_s) {
+        client::pool::PeerPool& pool = box.pool();
+        return Unlocked([&] { return pool.WaitForHealthy(count, Millis(timeout_s)); });
+      },
+      py::arg("count"), py::arg("timeout_s"));
   c.def_static("new_http", &NewHttp, py::arg("base_url"), py::arg("node_id"),
                py::arg("tls") = py::none(), py::arg("token") = py::none(),
                py::arg("parent_run_id") = py::none());
