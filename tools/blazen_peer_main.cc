@@ -24,6 +24,7 @@
 #include "client/connect.h"
 #include "client/deref_sink.h"
 #include "client/peer_client_interface.h"
+#include "client/pool/peer_pool.h"
 #include "core/auth.h"
 #include "core/json.h"
 #include "core/json_codec.h"
@@ -32,6 +33,7 @@
 #include "core/tls.h"
 #include "server/peer_node.h"
 #include "tools/command_line.h"
+#include "tools/route_bench.h"
 
 namespace {
 
@@ -46,6 +48,8 @@ commands:
   release        drop a session ref
   release-scope  drop every until_parent_finish ref of one parent run
   describe       print a peer's steps, workflows, devices and live refs as JSON
+  pool           print a peer pool (peers, health, load, weight, labels) as JSON
+  route-bench    compare routing policies on a local fleet (or --simulate a large one)
 
 `blazen-peer <command> --help` describes a command's options.
 )";
@@ -61,8 +65,9 @@ class Args : public blazen::cli::Args {
                           {{"-o", "--output"}}) {}
 };
 
-const std::set<std::string> kClientOptions = {"peer",    "node-id", "token-file",    "tls-cert",
-                                              "tls-key", "tls-ca",  "parent-run-id", "deadline"};
+const std::set<std::string> kClientOptions = {"peer",          "peers",      "discover", "policy",
+                                              "node-id",       "token-file", "tls-cert", "tls-key",
+                                              "parent-run-id", "deadline",   "tls-ca"};
 
 std::set<std::string> With(std::set<std::string> base, std::initializer_list<const char*> more) {
   for (const char* m : more) base.insert(m);
@@ -74,6 +79,11 @@ connection options:
   --peer URL             http://host:port (h2c), https://host:port (mTLS) or host:port;
                          http+json://host:port or https+json://host:port for the HTTP/JSON
                          transport (every command)
+  --peers A,B,C          a pool of peers instead of one (each URL as --peer takes it)
+  --discover URL         a pool whose peers come from dns:///NAME:PORT (every address
+                         record) or etcd://HOST:PORT/PREFIX (peers registered with --etcd)
+  --policy NAME          routing policy of the pool: least_loaded (default), round_robin,
+                         random, consistent_hash
   --node-id ID           this caller's node id, sent as x-blazen-peer-node-id (default: cli)
   --token-file FILE      bearer token file (default: $BLAZEN_PEER_TOKEN)
   --tls-cert/--tls-key/--tls-ca FILE   client certificate, key and CA for https://
@@ -100,8 +110,30 @@ std::unique_ptr<blazen::client::PeerClient> ConnectFrom(
     options.read_timeout = options.default_deadline;
   }
   if (customize) customize(options);
-  return blazen::client::ConnectPeer(args.required("peer"), args.get("node-id").value_or("cli"),
-                                     options);
+  const int sources =
+      (args.has("peer") ? 1 : 0) + (args.has("peers") ? 1 : 0) + (args.has("discover") ? 1 : 0);
+  if (sources != 1) throw UsageError("give exactly one of --peer, --peers and --discover");
+  if (args.has("policy") && args.has("peer"))
+    throw UsageError("--policy needs --peers or --discover");
+  const std::string node_id = args.get("node-id").value_or("cli");
+  if (args.has("peer")) return blazen::client::ConnectPeer(args.required("peer"), node_id, options);
+  blazen::client::pool::PeerPoolOptions pool;
+  if (auto list = args.get("peers")) {
+    std::size_t start = 0;
+    for (;;) {
+      const std::size_t comma = list->find(',', start);
+      pool.endpoints.push_back(list->substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  } else {
+    pool.discover = args.required("discover");
+  }
+  pool.policy = args.get("policy").value_or(std::string(blazen::client::pool::kDefaultPolicy));
+  pool.connect = std::move(options);
+  // A ref from an earlier command is not known to this process's pool: ask the peers for it.
+  pool.locate_unknown_refs = true;
+  return blazen::client::pool::PeerPool::Make(std::move(pool), node_id);
 }
 
 blazen::Uuid RefArg(const Args& args, const char* command) {
@@ -145,6 +177,14 @@ Prints `listening on HOST:PORT` once serving (useful with --listen 127.0.0.1:0).
   --capacity-weight W     relative capacity for weighted routing (default: 1 on the host
                           fallback, the GPU's memory / 16 GiB on a GPU)
   --slowdown F            benchmark aid: blazen::busy sleeps F times as long (default: 1)
+  --etcd URL              register in etcd at URL (http://host:port or etcd://host:port) while
+                          serving, so routers using the discovery URL etcd://host:port/PREFIX
+                          find this peer; the key is deleted at shutdown (before the drain)
+  --etcd-prefix P         etcd key prefix; the key is P/<node id> (default: /blazen/peers)
+  --etcd-ttl S            lease TTL: how long the key outlives a peer that died (default: 2)
+  --advertise ENDPOINT    the endpoint registered in etcd (default: the gRPC endpoint,
+                          http://HOST:PORT or https://HOST:PORT with TLS; a wildcard listen
+                          host becomes 127.0.0.1)
 )";
 
 // A positive finite number, or a UsageError naming `name`.
@@ -179,6 +219,22 @@ void ApplyFleetOptions(const Args& args, blazen::server::PeerNodeOptions& option
   options.slowdown = PositiveNumber(args, "slowdown", 1.0);
 }
 
+// --etcd, --etcd-prefix, --etcd-ttl, --advertise: registration for routers that discover peers
+// through etcd.
+void ApplyEtcdOptions(const Args& args, blazen::server::PeerNodeOptions& options) {
+  if (!args.has("etcd")) {
+    for (const char* name : {"etcd-prefix", "etcd-ttl", "advertise"}) {
+      if (args.has(name)) throw UsageError(std::string("--") + name + " needs --etcd");
+    }
+    return;
+  }
+  options.etcd_url = args.required("etcd");
+  if (args.has("etcd-prefix")) options.etcd_prefix = args.required("etcd-prefix");
+  options.etcd_ttl = std::chrono::seconds(args.number("etcd-ttl", 2));
+  if (options.etcd_ttl.count() < 1) throw UsageError("--etcd-ttl must be at least 1");
+  if (args.has("advertise")) options.advertise_endpoint = args.required("advertise");
+}
+
 int Serve(const std::vector<std::string>& raw) {
   Args args(raw,
             {"node-id",
@@ -204,7 +260,11 @@ int Serve(const std::vector<std::string>& raw) {
              "embed-dim",
              "label",
              "capacity-weight",
-             "slowdown"},
+             "slowdown",
+             "etcd",
+             "etcd-prefix",
+             "etcd-ttl",
+             "advertise"},
             {"host-only"});
   if (args.help()) {
     std::fputs(kServeHelp, stdout);
@@ -245,6 +305,7 @@ int Serve(const std::vector<std::string>& raw) {
     throw UsageError("--embed-vocab and --embed-dim must be at least 1");
   }
   ApplyFleetOptions(args, options);
+  ApplyEtcdOptions(args, options);
 
   // Signals go to a dedicated thread (blocked everywhere else, inherited by gRPC's threads).
   sigset_t signals;
@@ -326,10 +387,17 @@ int Invoke(const std::vector<std::string>& raw) {
     std::fflush(stdout);
   };
   const std::unique_ptr<blazen::client::PeerClient> client = ConnectFrom(args);
+  blazen::client::CallTrace trace;
+  blazen::client::CallOptions call;
+  call.trace = &trace;
   const blazen::SubWorkflowResponse response =
-      args.has("events") ? client->StreamSubWorkflowEvents(request, print_event)
-                         : client->InvokeSubWorkflow(request);
+      args.has("events") ? client->StreamSubWorkflowEvents(request, print_event, call)
+                         : client->InvokeSubWorkflow(request, call);
   json out;
+  if (!args.has("peer")) {  // a pool: which peer served it
+    out["peer"] = {
+        {"node_id", trace.node_id}, {"endpoint", trace.endpoint}, {"tried", trace.tried}};
+  }
   auto result = blazen::ResultValue(response);
   out["result"] = result.ok() && result->has_value() ? **result : json();
   json state = json::object();
@@ -477,6 +545,33 @@ int Describe(const std::vector<std::string>& raw) {
   return 0;
 }
 
+int Pool(const std::vector<std::string>& raw) {
+  Args args(raw, With(kClientOptions, {"wait"}), {"metrics"});
+  if (args.help()) {
+    std::printf(
+        "usage: blazen-peer pool (--peers A,B | --discover URL) [--policy NAME] [--wait S]\n"
+        "                        [--metrics]\n\n"
+        "Makes a peer pool, waits up to S seconds (default 3) for its peers, and prints it as\n"
+        "JSON: policy, source, and per peer its endpoint, node id, health, load, weight,\n"
+        "labels and steps. --metrics prints the pool's Prometheus counters instead.\n%s",
+        kClientHelp);
+    return 0;
+  }
+  if (args.has("peer")) throw UsageError("pool takes --peers or --discover, not --peer");
+  const std::unique_ptr<blazen::client::PeerClient> client = ConnectFrom(args);
+  auto& pool = dynamic_cast<blazen::client::pool::PeerPool&>(*client);
+  const auto peers = pool.Peers();
+  pool.WaitForHealthy(peers.size(), std::chrono::seconds(args.number("wait", 3)));
+  if (args.has("metrics")) {
+    std::printf("%s", pool.MetricsText().c_str());
+  } else {
+    std::printf("%s\n", pool.DescribeJson().c_str());
+  }
+  bool any = false;
+  for (const auto& p : pool.Peers()) any = any || p.healthy;
+  return any ? 0 : 1;
+}
+
 int Run(int argc, char** argv) {
   // Logs go to standard error; standard output carries only machine-readable results.
   spdlog::set_default_logger(spdlog::stderr_color_mt("blazen-peer"));
@@ -495,7 +590,9 @@ int Run(int argc, char** argv) {
       {"deref", Deref},
       {"release", Release},
       {"release-scope", ReleaseScope},
-      {"describe", Describe}};
+      {"describe", Describe},
+      {"pool", Pool},
+      {"route-bench", blazen::cli::RouteBench}};
   if (command == "-h" || command == "--help" || command == "help") {
     std::fputs(kUsage, stdout);
     return 0;
