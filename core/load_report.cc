@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 namespace blazen {
@@ -55,13 +56,17 @@ Status ReadPair(std::string_view key, std::string_view value, LoadReport& report
 }  // namespace
 
 std::string EncodeLoadReport(const LoadReport& r) {
-  // One allocation, no intermediate strings: this runs for every response a peer sends.
-  std::string out;
-  out.reserve(160);
-  const auto put = [&out](std::string_view key, auto value) {
-    out += key;
-    char number[32];
-    out.append(number, std::to_chars(number, number + sizeof(number), value).ptr);
+  // One allocation, no intermediate strings: this runs for every response a peer sends. The
+  // text is formatted into a stack buffer (keys ~30 bytes, 7 integers <= 20 digits each, one
+  // double <= 24 characters: well under its size), then copied into the string once.
+  char buffer[256];
+  char* at = buffer;
+  char* const end = buffer + sizeof(buffer);
+  const auto put = [&at, end](std::string_view key, auto value) {
+    if (static_cast<std::size_t>(end - at) < key.size() + 32) return;  // cannot happen; see above
+    std::memcpy(at, key.data(), key.size());
+    at += key.size();
+    at = std::to_chars(at, end, value).ptr;
   };
   put("v=", 1u);
   put(";s=", r.seq);
@@ -72,7 +77,7 @@ std::string EncodeLoadReport(const LoadReport& r) {
   put(";pb=", r.pool_budget_bytes);
   put(";r=", r.resident_ref_bytes);
   put(";w=", r.capacity_weight);  // shortest form that reads back exactly
-  return out;
+  return std::string(buffer, at);
 }
 
 Result<LoadReport> ParseLoadReport(std::string_view text) {

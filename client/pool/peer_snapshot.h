@@ -61,6 +61,10 @@ class PeerLive {
   /// Forgets the latency (a peer that restarted).
   void ResetLatency() noexcept { latency_ms_.store(0.0, std::memory_order_relaxed); }
   static constexpr std::chrono::milliseconds kLatencyTtl{2000};
+  /// The reported max_concurrency alone (cheaper than load() on the pick path).
+  [[nodiscard]] std::uint64_t max_concurrency() const noexcept {
+    return max_concurrency_.load(std::memory_order_relaxed);
+  }
   /// Reported runs executing plus queued.
   [[nodiscard]] std::uint64_t reported_units() const noexcept {
     return in_flight_.load(std::memory_order_relaxed) + queued_.load(std::memory_order_relaxed);
@@ -107,6 +111,11 @@ struct PeerState {
 /// The peer's newest load report: live when the pool keeps one, else `peer.load`.
 [[nodiscard]] inline LoadReport CurrentLoad(const PeerState& peer) {
   return peer.live != nullptr ? peer.live->load() : peer.load;
+}
+
+/// The peer's reported max_concurrency (its worker slots); 0 when it reported none.
+[[nodiscard]] inline std::uint64_t MaxConcurrency(const PeerState& peer) {
+  return peer.live != nullptr ? peer.live->max_concurrency() : peer.load.max_concurrency;
 }
 
 /// This client's calls in flight to the peer.

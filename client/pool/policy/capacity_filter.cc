@@ -8,8 +8,7 @@ namespace blazen::client::pool {
 
 std::uint64_t CapacityFilter::LimitOf(const PeerState& peer) const {
   if (options_.max_outstanding_per_peer != 0) return options_.max_outstanding_per_peer;
-  const std::uint64_t slots =
-      peer.live != nullptr ? peer.live->load().max_concurrency : peer.load.max_concurrency;
+  const std::uint64_t slots = MaxConcurrency(peer);
   if (slots == 0 || !(options_.outstanding_per_slot > 0.0)) return 0;
   const double limit = std::ceil(static_cast<double>(slots) * options_.outstanding_per_slot);
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(limit));

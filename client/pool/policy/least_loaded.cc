@@ -15,7 +15,7 @@ double LeastLoadedScore(const PeerState& peer) {
 
 double LeastLoadedScore(const PeerState& peer, double latency_ms) {
   const double units = static_cast<double>(LoadUnits(peer) + 1);
-  const auto slots = static_cast<double>(CurrentLoad(peer).max_concurrency);
+  const auto slots = static_cast<double>(MaxConcurrency(peer));
   // Expected cost of one more call: its latency, stretched by how busy the peer's slots are (so
   // fewer calls in flight win even while slots are free). Without a slot count, every call in
   // flight counts as a queued one.
