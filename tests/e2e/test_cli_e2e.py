@@ -307,3 +307,122 @@ def test_large_ref_streams_with_bounded_memory(peer):
     assert received == size
     assert (server_peak - server_before) < 64 * 1024, (server_before, server_peak)
     assert 0 < client_peak < 64 * 1024, client_peak
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_client_commands_route_over_a_pool_of_peers(tmp_path):
+    a = Peer("--node-id", "pool-a", "--label", "gpu=h100")
+    b = Peer("--node-id", "pool-b")
+    try:
+        peers = f"{a.address},{b.address}"
+        served = set()
+        keys = {}
+        for i in range(4):
+            r = cli("invoke", "--peers", peers, "--policy", "round_robin", "--workflow", "blob",
+                    "--steps", "blazen::host_blob", "--input", json.dumps({"bytes": 1000 + i}),
+                    check=0)
+            out = json.loads(r.stdout)
+            node = out["peer"]["node_id"]
+            served.add(node)
+            assert out["peer"]["endpoint"] == (a.address if node == "pool-a" else b.address)
+            (key,) = out["refs"].keys()
+            assert out["refs"][key]["origin_node_id"] == node
+            keys[key] = 1000 + i
+        # Each command is a fresh pool starting at a random peer (the spread within one pool is
+        # tested in tests/python/test_pool.py and tests/client/pool/).
+        assert served <= {"pool-a", "pool-b"}
+        # Each command is a new process whose pool never saw the ref: it finds the holder.
+        for key, n in keys.items():
+            target = tmp_path / key
+            cli("deref", "--peers", peers, key, "-o", str(target), "--no-progress", check=0)
+            assert target.read_bytes() == pattern(n)
+            assert cli("release", "--peers", peers, key, check=0).stdout.strip() == b"released"
+        assert cli("release", "--peers", peers, next(iter(keys)), check=1).stdout.strip() == \
+            b"not found"
+        pool = json.loads(cli("pool", "--peers", peers, check=0).stdout)
+        assert pool["policy"] == "least_loaded"
+        by_id = {p["node_id"]: p for p in pool["peers"]}
+        assert set(by_id) == {"pool-a", "pool-b"}
+        assert all(p["healthy"] for p in pool["peers"])
+        assert by_id["pool-a"]["labels"] == {"gpu": "h100"}
+        assert by_id["pool-a"]["load"]["max_concurrency"] == 8
+        metrics = cli("pool", "--peers", peers, "--metrics", check=0).stdout.decode()
+        assert "blazen_pool_peer_healthy{peer=\"pool-a\"" in metrics
+    finally:
+        assert a.stop() == 0
+        assert b.stop() == 0
+    # Bad pool arguments: clear errors, never a hang.
+    r = cli("invoke", "--peers", "127.0.0.1:1", "--policy", "fastest", "--workflow", "x",
+            check=1, timeout=30)
+    assert b"unknown routing policy 'fastest'" in r.stderr
+    r = cli("invoke", "--peer", "127.0.0.1:1", "--peers", "127.0.0.1:2", "--workflow", "x",
+            check=2, timeout=30)
+    assert b"exactly one of --peer, --peers and --discover" in r.stderr
+    r = cli("pool", "--discover", "etcd://127.0.0.1", check=1, timeout=30)
+    assert b"etcd://127.0.0.1" in r.stderr
+    r = cli("pool", "--peers", f"127.0.0.1:{free_port()}", "--wait", "1", check=1, timeout=30)
+    assert json.loads(r.stdout)["peers"][0]["healthy"] is False
+
+
+def test_peers_register_in_etcd_and_a_pool_discovers_them(tmp_path):
+    etcd_bin = "/usr/bin/etcd"
+    assert os.path.exists(etcd_bin), "etcd-server is not installed: run scripts/setup.sh"
+    client_port, peer_port = free_port(), free_port()
+    etcd = subprocess.Popen(
+        [etcd_bin, "--name", "e2e", "--data-dir", str(tmp_path / "etcd"),
+         "--listen-client-urls", f"http://127.0.0.1:{client_port}",
+         "--advertise-client-urls", f"http://127.0.0.1:{client_port}",
+         "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
+         "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
+         "--initial-cluster", f"e2e=http://127.0.0.1:{peer_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peers = []
+    try:
+        etcd_url = f"http://127.0.0.1:{client_port}"
+        for i in range(2):
+            for _ in range(50):  # etcd needs a moment to answer
+                try:
+                    peers.append(Peer("--node-id", f"etcd-{i}", "--etcd", etcd_url,
+                                      "--etcd-prefix", "/e2e/peers"))
+                    break
+                except BaseException:  # noqa: BLE001 - pytest.fail while etcd starts
+                    time.sleep(0.1)
+        assert len(peers) == 2
+        discover = f"etcd://127.0.0.1:{client_port}/e2e/peers"
+        pool = json.loads(cli("pool", "--discover", discover, check=0).stdout)
+        assert sorted(p["node_id"] for p in pool["peers"]) == ["etcd-0", "etcd-1"]
+        out = json.loads(cli("invoke", "--discover", discover, "--workflow", "e",
+                             "--steps", "blazen::echo", "--input", '{"x": 1}', check=0).stdout)
+        assert out["peer"]["node_id"] in ("etcd-0", "etcd-1")
+        # A graceful stop deregisters at once.
+        assert peers.pop().stop() == 0
+        pool = json.loads(cli("pool", "--discover", discover, check=0).stdout)
+        assert [p["node_id"] for p in pool["peers"]] == ["etcd-0"]
+    finally:
+        for p in peers:
+            p.stop()
+        etcd.terminate()
+        etcd.wait(timeout=30)
+
+
+def test_route_bench_smoke_and_simulation():
+    r = cli("route-bench", "--scenario", "smoke", "--json", check=0, timeout=300)
+    report = json.loads(r.stdout)
+    (scenario,) = report["scenarios"]
+    assert {row["policy"] for row in scenario["policies"]} == {
+        "round_robin", "random", "least_loaded", "consistent_hash"}
+    for row in scenario["policies"]:
+        assert row["requests"] > 0 and row["failed"] == 0, row
+        assert row["throughput_rps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0, row
+        assert sum(row["picks"].values()) >= row["requests"], row
+    sim = json.loads(cli("route-bench", "--simulate", "--peers", "64", "--requests", "5000",
+                         "--json", check=0).stdout)
+    assert {p["policy"] for p in sim["policies"]} == {"round_robin", "random", "least_loaded"}
+    r = cli("route-bench", "--workload", "gpu", check=2)
+    assert b"--workload" in r.stderr

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "client/pool/policy/policy_registry.h"
 
+#include <random>
 #include <utility>
 
 #include "client/pool/policy/health_filter.h"
@@ -15,7 +16,10 @@ namespace blazen::client::pool {
 namespace {
 
 std::shared_ptr<RandomSource> RandomFrom(const PolicyOptions& options) {
-  return options.random != nullptr ? options.random : MakeRandomSource(options.seed);
+  if (options.random != nullptr) return options.random;
+  if (options.seed.has_value()) return MakeRandomSource(*options.seed);
+  std::random_device entropy;
+  return MakeRandomSource((std::uint64_t{entropy()} << 32) ^ entropy());
 }
 
 Result<std::unique_ptr<Picker>> MakeConsistentHash(const PolicyOptions& options) {
@@ -35,8 +39,9 @@ PolicyRegistry PolicyRegistry::WithBuiltins() {
   // Names are distinct literals, so these registrations cannot fail.
   registry
       .Register("round_robin",
-                [](const PolicyOptions&) -> Result<std::unique_ptr<Picker>> {
-                  return std::unique_ptr<Picker>(std::make_unique<RoundRobinPicker>());
+                [](const PolicyOptions& o) -> Result<std::unique_ptr<Picker>> {
+                  return std::unique_ptr<Picker>(
+                      std::make_unique<RoundRobinPicker>(RandomFrom(o)->Next()));
                 })
       .IgnoreError();
   registry

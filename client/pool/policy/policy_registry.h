@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,9 +27,12 @@ inline constexpr std::string_view kDefaultPolicy = "least_loaded";
 
 /// What a factory may use. Value type.
 struct PolicyOptions {
-  /// Random bits of the randomized pickers; when null, a CounterRandomSource seeded with `seed`.
+  /// Random bits of the randomized pickers (and round_robin's starting point); when null, a
+  /// CounterRandomSource seeded with `seed`, or, without one, from std::random_device: pools in
+  /// different processes then choose differently, instead of all sending their first calls to
+  /// the same peers. Set `seed` for reproducible runs (tests, benchmarks, simulations).
   std::shared_ptr<RandomSource> random;
-  std::uint64_t seed = 0x5eed;
+  std::optional<std::uint64_t> seed;
   ConsistentHashOptions consistent_hash;
   CapacityOptions capacity;
 };
