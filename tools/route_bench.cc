@@ -267,9 +267,12 @@ struct Workload {
   }
 
   // One request of this workload through `pool`; throws PeerError.
-  std::uint64_t Run(PeerPool& pool, std::uint64_t i, client::CallTrace& trace) const {
+  // `pin`: send to this endpoint only (warm-up of each peer).
+  std::uint64_t Run(PeerPool& pool, std::uint64_t i, client::CallTrace& trace,
+                    const std::optional<std::string>& pin = std::nullopt) const {
     RouteOptions route;
     route.hash_key = "session-" + std::to_string(i % 256);
+    route.endpoint = pin;
     client::CallOptions call;
     call.trace = &trace;
     if (name == "busy") {
@@ -505,6 +508,7 @@ struct BenchOptions {
   std::map<std::size_t, double> slowdowns;
   std::vector<double> weights;
   double load = 0.7;
+  double rate = 0;  // requests per second; > 0 overrides load x capacity
   double seconds = 4;
   std::uint64_t seed = 1;
   double slo_ms = 0;  // 0: 5 x the service time
@@ -556,14 +560,28 @@ std::unique_ptr<PeerPool> MakePool(const std::vector<std::string>& endpoints,
   return pool;
 }
 
-void Warm(PeerPool& pool, const Workload& workload) {
-  for (int i = 0; i < 40; ++i) {
-    client::CallTrace trace;
-    try {
-      (void)workload.Run(pool, static_cast<std::uint64_t>(i), trace);
-    } catch (const PeerError&) {
+// Warms every peer with calls pinned to it (the first embed on a peer builds its table: a slow
+// first call would otherwise skew the latency the pool learns), then returns the mean latency of
+// the pinned calls after the first on each peer, in milliseconds.
+double Warm(PeerPool& pool, const Workload& workload) {
+  double total_ms = 0;
+  int timed = 0;
+  for (const auto& peer : pool.Peers()) {
+    for (int i = 0; i < 8; ++i) {
+      client::CallTrace trace;
+      const Clock::time_point began = Clock::now();
+      try {
+        (void)workload.Run(pool, static_cast<std::uint64_t>(i), trace, peer.endpoint);
+      } catch (const PeerError&) {
+        continue;
+      }
+      if (i > 0) {
+        total_ms += Ms(Clock::now() - began);
+        ++timed;
+      }
     }
   }
+  return timed > 0 ? total_ms / timed : 0;
 }
 
 struct Check {
@@ -586,10 +604,19 @@ json RunPolicies(const std::string& name, const BenchOptions& o,
                  std::map<std::string, Summary>* by_policy = nullptr,
                  bool kill_one_at_half = false) {
   Fleet fleet(FleetOptions{Specs(o), o.netns, o.link_rate});
-  const std::map<std::string, double> capacity = Capacities(fleet, o.workload);
+  std::map<std::string, double> capacity = Capacities(fleet, o.workload);
+  if (o.workload.name != "busy") {
+    // No configured service time: calibrate it from calls pinned to each idle peer (an upper
+    // bound of the capacity: calls in parallel share the host's cores).
+    auto probe = MakePool(fleet.endpoints(), "least_loaded", o.seed);
+    const double service_ms = std::max(0.01, Warm(*probe, o.workload));
+    for (const auto& p : fleet.peers()) {
+      capacity[p.endpoint] = static_cast<double>(p.spec.slots) * 1000.0 / service_ms;
+    }
+  }
   double fleet_rps = 0;
   for (const auto& [endpoint, rps] : capacity) fleet_rps += rps;
-  const double offered = o.load * fleet_rps;
+  const double offered = o.rate > 0 ? o.rate : o.load * fleet_rps;
   const double slo = o.slo_ms > 0 ? o.slo_ms : 5.0 * static_cast<double>(o.workload.busy_ms);
   const std::vector<double> schedule = PoissonSchedule(offered, o.seconds, o.seed);
   json rows = json::array();
@@ -638,6 +665,7 @@ json RunPolicies(const std::string& name, const BenchOptions& o,
           {"workload", o.workload.name},
           {"busy_ms", o.workload.busy_ms},
           {"load", o.load},
+          {"offered_rps", offered},
           {"fleet_capacity_rps", fleet_rps},
           {"seconds", o.seconds},
           {"slo_ms", slo},
@@ -859,7 +887,9 @@ constexpr const char* kHelp =
     "  --slots N              --max-concurrency of a weight-1 peer (default 4)\n"
     "  --slowdown-peer I:F    peer I runs busy F times slower (repeatable)\n"
     "  --weights 2,1,1,1      capacity weights (a weight-w peer gets w times the slots)\n"
-    "  --load F               offered load as a share of the fleet's capacity (default 0.7)\n"
+    "  --load F               offered load as a share of the fleet's capacity (default 0.7;\n"
+    "                         embed workloads calibrate the capacity from pinned calls)\n"
+    "  --rate R               offered requests per second (overrides --load)\n"
     "  --duration S           seconds per policy (default 4)\n"
     "  --slo-ms X             latency objective for goodput (default 5 x --busy-ms)\n"
     "  --seed S               arrival schedule and picker seed (default 1)\n"
@@ -891,7 +921,7 @@ int RouteBench(const std::vector<std::string>& raw) {
   }
   Args args(raw,
             {"scenario", "peers", "policies", "workload", "busy-ms", "slots", "slowdown-peer",
-             "weights", "load", "duration", "slo-ms", "seed", "link-rate"},
+             "weights", "load", "rate", "duration", "slo-ms", "seed", "link-rate"},
             {"netns", "json"});
   if (args.help()) {
     std::fputs(kHelp, stdout);
@@ -935,6 +965,7 @@ int RouteBench(const std::vector<std::string>& raw) {
     if (o.weights.size() != o.peers) throw UsageError("--weights needs one weight per peer");
   }
   o.load = Real(args, "load", 0.7);
+  o.rate = args.has("rate") ? Real(args, "rate", 0) : 0;
   o.seconds = Real(args, "duration", 4);
   o.slo_ms = args.has("slo-ms") ? Real(args, "slo-ms", 0) : 0;
   o.seed = args.number("seed", 1);

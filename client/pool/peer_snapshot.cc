@@ -67,7 +67,11 @@ double PeerLive::latency_ms() const noexcept {
   const std::chrono::steady_clock::duration since(
       std::chrono::steady_clock::now().time_since_epoch().count() -
       latency_at_ns_.load(std::memory_order_relaxed));
-  return since > kLatencyTtl ? 0.0 : latency;
+  // Stale and idle: unknown, so the next pick compares the peer on load alone and one call
+  // measures it again. Stale with a call in flight: that call is the probe; keep the old figure
+  // meanwhile, so a slow peer gets one probe per kLatencyTtl rather than a burst.
+  if (since > kLatencyTtl && outstanding() == 0) return 0.0;
+  return latency;
 }
 
 LoadReport PeerLive::load() const noexcept {

@@ -54,9 +54,10 @@ class PeerLive {
   /// while one slow call moves it little.
   void RecordLatency(double ms) noexcept;
   /// The moving average of completed calls' latency in milliseconds; 0 before the first, and 0
-  /// again once no call completed for kLatencyTtl: a peer the router avoided for being slow is
-  /// then compared on load alone, gets calls again, and its latency is measured anew (without it,
-  /// one slow spell would keep a peer out for good).
+  /// again once no call completed for kLatencyTtl while none is in flight: a peer the router
+  /// avoided for being slow is then compared on load alone, gets one call, and its latency is
+  /// measured anew (without it, one slow spell would keep a peer out for good; with the call in
+  /// flight counted, a peer that is still slow gets one probe per kLatencyTtl, not a burst).
   [[nodiscard]] double latency_ms() const noexcept;
   /// Forgets the latency (a peer that restarted).
   void ResetLatency() noexcept { latency_ms_.store(0.0, std::memory_order_relaxed); }

@@ -177,5 +177,20 @@ TEST(PeerLiveTest, ConcurrentOffersKeepTheHighestSequence) {
   EXPECT_EQ(live.outstanding(), 0u);
 }
 
+TEST(PeerLiveTest, AStaleLatencyIsForgottenForOneProbeAtATime) {
+  PeerLive live;
+  live.RecordLatency(50);
+  EXPECT_DOUBLE_EQ(live.latency_ms(), 50.0);
+  std::this_thread::sleep_for(PeerLive::kLatencyTtl + std::chrono::milliseconds(100));
+  EXPECT_EQ(live.latency_ms(), 0.0);  // stale and idle: unknown, so the router tries it again
+  live.BeginCall();                   // the probe is in flight: the old figure holds meanwhile
+  EXPECT_DOUBLE_EQ(live.latency_ms(), 50.0);
+  live.RecordLatency(50);  // the probe completed: fresh again
+  live.EndCall();
+  EXPECT_DOUBLE_EQ(live.latency_ms(), 50.0);
+  live.ResetLatency();
+  EXPECT_EQ(live.latency_ms(), 0.0);
+}
+
 }  // namespace
 }  // namespace blazen::client::pool
