@@ -9,7 +9,6 @@
 
 #include <optional>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include "blazen/peer/v1/blazen_peer.grpc.pb.h"
@@ -271,7 +270,19 @@ void BlazenPeerClient::DoWatchHealth(const std::function<void(bool serving)>& on
     reader->Finish();
     throw;
   }
-  reader->Finish();
+  const grpc::Status finished = reader->Finish();
+  if (finished.error_code() != grpc::StatusCode::UNIMPLEMENTED || last.has_value()) return;
+  // A peer without the health service (an upstream peer): serving while its connection is up.
+  // Follow the channel's state until it fails or the watch is cancelled.
+  grpc::Channel& channel = *impl_->main->channel;
+  on_change(true);
+  for (;;) {
+    if (call.cancel != nullptr && call.cancel->cancelled()) return;
+    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return;
+    channel.WaitForStateChange(state,
+                               std::chrono::system_clock::now() + std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace blazen::client

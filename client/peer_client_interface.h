@@ -216,7 +216,8 @@ class PeerClient {
   /// and on every change, on the calling thread, until the watch ends; returns when it ends: the
   /// connection broke or could not be made, or `call.cancel` was cancelled. Never throws for
   /// those (an exception from `on_change` propagates). gRPC: the standard health service's
-  /// Watch stream; HTTP: `GET /healthz` every `poll_interval`.
+  /// Watch stream (a peer without one, such as an upstream peer, counts as serving while its
+  /// connection is up); HTTP: `GET /healthz` every `poll_interval`.
   void WatchHealth(const std::function<void(bool serving)>& on_change,
                    std::chrono::milliseconds poll_interval, const CallOptions& call = {}) {
     DoWatchHealth(on_change, poll_interval, call);

@@ -79,9 +79,10 @@ struct PeerEntry {
   DiscoveredPeer seed;                         // guarded by mu
   std::shared_ptr<PeerClient> client;          // guarded by mu
   std::optional<PeerDescription> description;  // guarded by mu
-  bool serving = false;                        // guarded by mu
-  bool settled = false;                        // guarded by mu: the first attempt finished
-  std::string last_error;                      // guarded by mu
+  bool upstream = false;   // guarded by mu: the peer has no DescribePeer (an upstream peer)
+  bool serving = false;    // guarded by mu
+  bool settled = false;    // guarded by mu: the first attempt finished
+  std::string last_error;  // guarded by mu
 
   std::shared_ptr<PeerClient> Client() const {
     std::lock_guard<std::mutex> lock(mu);
@@ -163,6 +164,7 @@ struct PeerPool::Impl {
         state.node_id = entry->seed.node_id;
         state.labels = entry->seed.labels;
         if (entry->seed.capacity_weight) state.capacity_weight = *entry->seed.capacity_weight;
+        state.steps_known = !entry->upstream;
         if (entry->description) {
           const PeerDescription& d = *entry->description;
           state.node_id = d.node_id;
@@ -301,15 +303,22 @@ struct PeerPool::Impl {
         std::lock_guard<std::mutex> lock(entry.mu);
         entry.description = std::move(description);
       } catch (const PeerError& e) {
-        {
-          // A new connection next time: the old channel may wait out a long reconnect backoff.
+        if (e.code() == StatusCode::kUnimplemented) {
+          // An upstream peer: no DescribePeer (nor load reports). It joins with unknown steps.
           std::lock_guard<std::mutex> lock(entry.mu);
-          entry.client.reset();
+          entry.upstream = true;
+          entry.description.reset();
+        } else {
+          {
+            // A new connection next time: the old channel may wait out a long reconnect backoff.
+            std::lock_guard<std::mutex> lock(entry.mu);
+            entry.client.reset();
+          }
+          Fail(entry, std::string("describe: ") + e.what());
+          if (!Pause(entry, backoff)) return;
+          next_backoff();
+          continue;
         }
-        Fail(entry, std::string("describe: ") + e.what());
-        if (!Pause(entry, backoff)) return;
-        next_backoff();
-        continue;
       }
       const Clock::time_point watch_started = Clock::now();
       try {

@@ -96,6 +96,9 @@ struct PeerState {
   bool healthy = true;
   /// Step ids the peer serves, sorted and unique (PeerSnapshot::Make normalizes them).
   std::vector<std::string> step_ids;
+  /// False for a peer that cannot list its steps (an upstream peer: no DescribePeer); the steps
+  /// filter then lets it through and the peer itself answers for an unknown step.
+  bool steps_known = true;
   /// Operator-given labels (`serve --label k=v`).
   std::map<std::string, std::string> labels;
   /// Relative capacity for weighted routing; a finite number > 0.

@@ -9,7 +9,7 @@ namespace {
 
 bool ServesAll(const PeerState& peer, const RequestTraits& traits) {
   // PeerSnapshot::Make keeps step_ids sorted, so each lookup is a binary search.
-  for (const std::string& step : traits.step_ids) {
+  for (const std::string& step : peer.steps_known ? traits.step_ids : std::vector<std::string>{}) {
     if (!std::binary_search(peer.step_ids.begin(), peer.step_ids.end(), step)) return false;
   }
   for (const auto& [key, value] : traits.required_labels) {

@@ -5,17 +5,20 @@
 // picked again within 5 s), and the weighted spread of least_loaded.
 
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "blazen/peer/v1/blazen_peer.grpc.pb.h"
 #include "client/deref_sink.h"
 #include "client/pool/peer_pool.h"
 #include "core/builtin_steps.h"
 #include "core/json.h"
 #include "core/peer_error.h"
+#include "core/postcard.h"
 #include "server/peer_node.h"
 
 namespace blazen::client::pool {
@@ -215,6 +218,56 @@ TEST(PeerPoolE2eTest, LeastLoadedSpreadsByCapacityWeight) {
   for (const auto& p : pool->Peers()) picks[p.node_id] = p.picks;
   // With weights 3:1, the heavy peer takes clearly more than half (ideal 3/4).
   EXPECT_GT(picks["heavy"], 2 * picks["light"]) << pool->DescribeJson();
+}
+
+// An upstream-shaped peer: the four upstream RPCs only (here: invoke), no DescribePeer, no health
+// service, no load reports.
+class UpstreamPeer final : public ::blazen::peer::v1::BlazenPeer::Service {
+ public:
+  std::atomic<int> invokes{0};
+  grpc::Status InvokeSubWorkflow(grpc::ServerContext*, const ::blazen::peer::v1::PostcardRequest*,
+                                 ::blazen::peer::v1::PostcardResponse* response) override {
+    ++invokes;
+    SubWorkflowResponse out;
+    out.result_json = "\"upstream\"";
+    const ByteVector bytes = EncodePostcard(out).value();
+    response->set_postcard_payload(std::string(bytes.begin(), bytes.end()));
+    return grpc::Status::OK;
+  }
+};
+
+TEST(PeerPoolE2eTest, AnUpstreamPeerWithoutDescribeOrHealthServiceJoinsThePool) {
+  UpstreamPeer service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  PeerPoolOptions options;
+  options.endpoints = {"127.0.0.1:" + std::to_string(port)};
+  auto pool = PeerPool::Make(FastHealth(options), "parent");
+  ASSERT_TRUE(pool->WaitForHealthy(1, 3s)) << pool->DescribeJson();
+  // Its steps are unknown: a request naming any step goes to it, and it answers for itself.
+  CallTrace trace;
+  CallOptions call;
+  call.trace = &trace;
+  const SubWorkflowResponse response =
+      pool->InvokeSubWorkflow(Request({"anything::step"}, nlohmann::json::object()), call);
+  EXPECT_EQ(response.result_json, "\"upstream\"");
+  EXPECT_EQ(trace.endpoint, options.endpoints[0]);
+  EXPECT_FALSE(trace.load.has_value());  // upstream peers send no load report
+  EXPECT_EQ(service.invokes.load(), 1);
+  // It leaves the pick set when it goes away.
+  server->Shutdown(std::chrono::system_clock::now());
+  server.reset();
+  const auto gone_at = std::chrono::steady_clock::now();
+  bool left = false;
+  while (std::chrono::steady_clock::now() - gone_at < 2s && !left) {
+    left = !pool->Peers()[0].healthy;
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_TRUE(left);
 }
 
 }  // namespace
